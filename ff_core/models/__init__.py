@@ -1,0 +1,64 @@
+"""ff's domain models: pydantic v2, frozen, unknown fields refused."""
+
+from ff_core.models._base import Model
+from ff_core.models.access import ApiKey, KeyKind, Member, Role
+from ff_core.models.audit import (
+    Action,
+    Actor,
+    ActorKind,
+    ChangeEntry,
+    ChangeKind,
+    EntityKind,
+    HistoryEntry,
+)
+from ff_core.models.clause import Clause, Operator, Scalar
+from ff_core.models.flag import (
+    EnvironmentConfig,
+    Flag,
+    FlagKind,
+    Prerequisite,
+    Rollout,
+    Rule,
+    Serve,
+    Target,
+    ValueType,
+    Variant,
+    WeightedVariant,
+    boolean_variants,
+)
+from ff_core.models.project import Environment, Project
+from ff_core.models.segment import Segment, SegmentRule
+
+__all__ = [
+    "Action",
+    "Actor",
+    "ActorKind",
+    "ApiKey",
+    "ChangeEntry",
+    "ChangeKind",
+    "Clause",
+    "EntityKind",
+    "Environment",
+    "EnvironmentConfig",
+    "Flag",
+    "FlagKind",
+    "HistoryEntry",
+    "KeyKind",
+    "Member",
+    "Model",
+    "Operator",
+    "Prerequisite",
+    "Project",
+    "Role",
+    "Rollout",
+    "Rule",
+    "Scalar",
+    "Segment",
+    "SegmentRule",
+    "Serve",
+    "Target",
+    "ValueType",
+    "Variant",
+    "WeightedVariant",
+    "boolean_variants",
+]
