@@ -11,7 +11,6 @@ from __future__ import annotations
 from hashlib import sha1
 from typing import Final
 
-
 BUCKET_MAX: Final = 0xFFFFFFFFFFFFFFF
 
 
@@ -32,4 +31,3 @@ def bounds(weights: list[int]) -> list[int]:
         cumulative += weight
         out.append(cumulative * BUCKET_MAX)
     return out
-

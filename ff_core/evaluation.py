@@ -71,13 +71,19 @@ Runner = Callable[[Context, "CompiledEnvironment", float | None, int], Resolutio
 class CompiledFlag:
     __slots__ = ("flag", "key", "needs_now", "run", "segment_keys", "version")
 
-    def __init__(self, flag: Flag, environment: str, segments: Mapping[str, Match]) -> None:
+    def __init__(
+        self,
+        flag: Flag,
+        environment: str,
+        segments: Mapping[str, Match],
+        segment_models: Mapping[str, Segment] | None = None,
+    ) -> None:
         config = flag.environments.get(environment) or default_environment_config(flag)
         self.flag = flag
         self.key = flag.key
         self.version = flag.version
         self.segment_keys = frozenset(config.segment_keys())
-        self.needs_now = _uses_now(config)
+        self.needs_now = _uses_now(config, segment_models or {})
         self.run: Runner = _compile_config(flag, config, segments)
 
     def evaluate(
@@ -91,7 +97,7 @@ class CompiledFlag:
 class CompiledEnvironment:
     """Every flag of one project environment, compiled; immutable, so a swap is atomic."""
 
-    __slots__ = ("environment", "flags", "segments", "_segment_matches")
+    __slots__ = ("_segment_matches", "environment", "flags", "segments")
 
     def __init__(
         self,
@@ -103,7 +109,7 @@ class CompiledEnvironment:
         self.segments = {s.key: s for s in segments}
         self._segment_matches = {k: compile_segment(s) for k, s in self.segments.items()}
         self.flags = {
-            f.key: CompiledFlag(f, environment, self._segment_matches)
+            f.key: CompiledFlag(f, environment, self._segment_matches, self.segments)
             for f in flags
             if not f.archived
         }
@@ -114,7 +120,9 @@ class CompiledEnvironment:
         if flag.archived:
             new.flags.pop(flag.key, None)
         else:
-            new.flags[flag.key] = CompiledFlag(flag, self.environment, new._segment_matches)
+            new.flags[flag.key] = CompiledFlag(
+                flag, self.environment, new._segment_matches, new.segments
+            )
         return new
 
     def without_flag(self, key: str) -> CompiledEnvironment:
@@ -134,7 +142,7 @@ class CompiledEnvironment:
         for flag_key, compiled in self.flags.items():
             if key in compiled.segment_keys:
                 new.flags[flag_key] = CompiledFlag(
-                    compiled.flag, self.environment, new._segment_matches
+                    compiled.flag, self.environment, new._segment_matches, new.segments
                 )
         return new
 
@@ -185,7 +193,7 @@ def _error(key: str, code: ErrorCode, message: str) -> Resolution:
 
 
 def default_environment_config(flag: Flag) -> EnvironmentConfig:
-    """The config of an environment a flag has none for: off, serving ``off`` (or the last variant)."""
+    """Config for an environment the flag has none for: disabled, serving ``off`` or the last."""
     variants = list(flag.variants)
     off = "off" if "off" in flag.variants else variants[-1]
     on = "on" if "on" in flag.variants else variants[0]
@@ -209,19 +217,22 @@ def compile_segment(segment: Segment) -> Match:
     return match
 
 
-def _uses_now(config: EnvironmentConfig) -> bool:
-    return any(
-        clause.attribute == NOW_ATTRIBUTE for rule in config.rules for clause in rule.clauses
-    )
+def _uses_now(config: EnvironmentConfig, segments: Mapping[str, Segment]) -> bool:
+    # Segment rules read the same context: without ``$now`` set they would see none, or
+    # whatever ``$now`` the caller put in the context.
+    clauses = [clause for rule in config.rules for clause in rule.clauses]
+    for key in config.segment_keys():
+        segment = segments.get(key)
+        if segment is not None:
+            clauses.extend(clause for rule in segment.rules for clause in rule.clauses)
+    return any(clause.attribute == NOW_ATTRIBUTE for clause in clauses)
 
 
 # An outcome is a ready Resolution or a rollout picking one from the context.
 Outcome = Resolution | Callable[[Context], Resolution]
 
 
-def _compile_config(
-    flag: Flag, config: EnvironmentConfig, segments: Mapping[str, Match]
-) -> Runner:
+def _compile_config(flag: Flag, config: EnvironmentConfig, segments: Mapping[str, Match]) -> Runner:
     key, version = flag.key, flag.version
 
     def result(variant: str, reason: Reason) -> Resolution:
@@ -257,8 +268,8 @@ def _compile_config(
                     return hit
         for matches, outcome in rules:
             if matches(ctx):
-                return outcome if outcome.__class__ is Resolution else outcome(ctx)  # type: ignore[return-value, operator]
-        return fallthrough if fallthrough.__class__ is Resolution else fallthrough(ctx)  # type: ignore[return-value, operator]
+                return outcome if outcome.__class__ is Resolution else outcome(ctx)  # type: ignore[operator]
+        return fallthrough if fallthrough.__class__ is Resolution else fallthrough(ctx)  # type: ignore[operator]
 
     return run
 
@@ -269,13 +280,17 @@ _FAILED = frozenset({Reason.DISABLED, Reason.PREREQUISITE_FAILED, Reason.ERROR})
 def _compile_targets(
     config: EnvironmentConfig, result: Callable[[str, Reason], Resolution]
 ) -> list[tuple[str, dict[str, Resolution]]]:
-    by_attribute: dict[str, dict[str, Resolution]] = {}
+    # Consecutive targets on one attribute share a table; a target on another attribute
+    # starts a new one, so that a context hitting several targets gets the first listed.
+    tables: list[tuple[str, dict[str, Resolution]]] = []
     for target in config.targets:
-        table = by_attribute.setdefault(target.attribute, {})
+        if not tables or tables[-1][0] != target.attribute:
+            tables.append((target.attribute, {}))
+        table = tables[-1][1]
         hit = result(target.variant, Reason.TARGETING_MATCH)
         for value in target.values:
             table.setdefault(value, hit)  # the first target naming a key wins
-    return list(by_attribute.items())
+    return tables
 
 
 def _compile_serve(
@@ -293,7 +308,11 @@ def _compile_serve(
     assert rollout is not None
     picks = [result(v.variant, Reason.SPLIT) for v in rollout.variants]
     limits_ = bounds([v.weight for v in rollout.variants])
-    ranges = [(bound, pick) for bound, pick, v in zip(limits_, picks, rollout.variants) if v.weight]
+    ranges = [
+        (bound, pick)
+        for bound, pick, v in zip(limits_, picks, rollout.variants, strict=True)
+        if v.weight
+    ]
     last = ranges[-1][1]
     prefix = f"{flag.salt}.{flag.key}.".encode()
     attribute, scale = rollout.bucket_by, limits.ROLLOUT_TOTAL

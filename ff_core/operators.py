@@ -115,7 +115,8 @@ def _equals(values: tuple[Scalar, ...]) -> Test:
         if kind is bool:
             return v in booleans if booleans else None
         if kind is int or kind is float:
-            return v in numbers if numbers else None
+            # NaN is no number to compare, as for gt/lt: no match, even negated.
+            return v in numbers if numbers and v == v else None
         return None
 
     return test
@@ -152,7 +153,8 @@ def _matches(values: tuple[Scalar, ...]) -> Test:
 
 
 def _compare(values: tuple[Scalar, ...], op: Operator) -> Test:
-    numbers = [float(v) for v in values if not isinstance(v, str | bool)]
+    # Kept as given: float() of an int beyond float's range would raise at compile time.
+    numbers = [v for v in values if not isinstance(v, str | bool)]
     # "any value matches": gt any value is gt the smallest, lt any is lt the largest.
     if op is Operator.GT:
         low = min(numbers)
@@ -236,7 +238,8 @@ def compile_all(clauses: Sequence[Clause], segments: Mapping[str, Match]) -> Mat
         return lambda ctx: first(ctx) and second(ctx)
 
     def all_match(ctx: Context) -> bool:
-        for clause in compiled:
+        # A loop, not all(<generator>): the generator costs more than the clauses on this path.
+        for clause in compiled:  # noqa: SIM110
             if not clause(ctx):
                 return False
         return True

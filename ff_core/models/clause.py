@@ -63,11 +63,14 @@ def parse_semver(value: object) -> semver.Version | None:
 
 
 def parse_instant(value: object) -> float | None:
-    """Epoch seconds from a number (epoch seconds) or an ISO 8601 string (naive = UTC); else None."""
+    """Epoch seconds from a number or an ISO 8601 string (naive means UTC); else None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value) if value == value else None  # NaN never compares
+        try:
+            return float(value) if value == value else None  # NaN never compares
+        except OverflowError:  # an int beyond float's range is no instant
+            return None
     if not isinstance(value, str) or len(value) > 64:
         return None
     try:

@@ -127,9 +127,7 @@ class EnvironmentConfig(Model):
     targets: tuple[Target, ...] = Field(default=(), max_length=limits.MAX_TARGETS_PER_ENVIRONMENT)
     rules: tuple[Rule, ...] = Field(default=(), max_length=limits.MAX_RULES_PER_ENVIRONMENT)
     fallthrough: Serve
-    prerequisites: tuple[Prerequisite, ...] = Field(
-        default=(), max_length=limits.MAX_PREREQUISITES
-    )
+    prerequisites: tuple[Prerequisite, ...] = Field(default=(), max_length=limits.MAX_PREREQUISITES)
     # Increments on every write of this environment's config.
     version: int = Field(default=0, ge=0)
 

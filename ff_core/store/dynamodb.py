@@ -1,0 +1,402 @@
+"""The DynamoDB store (DESIGN 4): one table, every mutation one TransactWriteItems.
+
+The only module that imports aioboto3. botocore errors become ff_core errors here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import aioboto3
+from aiobotocore.config import AioConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ff_core.errors import (
+    FFError,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+    Throttled,
+    VersionConflict,
+)
+from ff_core.models import ChangeEntry, EntityKind, Flag, HistoryEntry, Project, Segment
+from ff_core.settings import Settings
+from ff_core.store import items as it
+from ff_core.store.protocol import Committed, Page, ProjectState, Write
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+
+T = TypeVar("T")
+
+_THROTTLED = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionInProgressException",
+    }
+)
+_UNAVAILABLE = frozenset({"InternalServerError", "ServiceUnavailable", "ResourceNotFoundException"})
+_CHECK_FAILED = "ConditionalCheckFailed"
+# Positions in the transaction, for reading CancellationReasons.
+_ENTITY, _HISTORY, _CHANGE, _SEQ, _IDEMPOTENCY = range(5)
+# Retries of a commit that lost the race for the project's change counter.
+_SEQ_ATTEMPTS = 12
+
+
+def translate(exc: ClientError | BotoCoreError, table: str) -> FFError:
+    """One place where botocore's errors become ff's."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in _THROTTLED:
+            return Throttled(f"DynamoDB throttled the request ({code}); retry shortly")
+        if code == "ResourceNotFoundException":
+            return StoreUnavailable(f"table {table!r} does not exist; run `ff table create`")
+        if code in _UNAVAILABLE:
+            return StoreUnavailable(f"DynamoDB is unavailable ({code})")
+        return StoreError(f"DynamoDB refused the request ({code})")
+    return StoreUnavailable(f"DynamoDB is unreachable ({type(exc).__name__})")
+
+
+class DynamoStore:
+    def __init__(self, client: DynamoDBClient, settings: Settings) -> None:
+        self._client = client
+        self._table = settings.table
+        self._change_ttl_s = settings.change_log_ttl_days * 86_400
+        self._idempotency_ttl_s = settings.idempotency_ttl_hours * 3_600
+        # DynamoDB serialises conditional writes; moto does not reliably (ENVIRONMENT.md), and
+        # within one process a lock also spares the commits a lost race for the counter.
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, settings: Settings, *, credentials: tuple[str, str] | None = None
+    ) -> AsyncIterator[DynamoStore]:
+        config = AioConfig(
+            connect_timeout=settings.connect_timeout_s,
+            read_timeout=settings.read_timeout_s,
+            retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
+        )
+        extra: dict[str, Any] = {}
+        if credentials is not None:
+            extra = {"aws_access_key_id": credentials[0], "aws_secret_access_key": credentials[1]}
+        session = aioboto3.Session()
+        async with session.client(
+            "dynamodb",
+            endpoint_url=settings.dynamodb_endpoint,
+            region_name=settings.region,
+            config=config,
+            **extra,
+        ) as client:
+            yield cls(client, settings)
+
+    async def _call(self, operation: Awaitable[T]) -> T:
+        try:
+            return await operation
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, self._table) from exc
+
+    # -- table -------------------------------------------------------------------------------
+
+    async def ensure_table(self) -> None:
+        """Create the table if it is missing; idempotent."""
+        try:
+            await self._client.describe_table(TableName=self._table)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise translate(exc, self._table) from exc
+            await self._create_table()
+
+    async def _create_table(self) -> None:
+        try:
+            await self._client.create_table(
+                TableName=self._table,
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                KeySchema=[
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        except ClientError as exc:
+            # Another process created it between our describe and create.
+            if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+                raise translate(exc, self._table) from exc
+        waiter = self._client.get_waiter("table_exists")
+        await waiter.wait(TableName=self._table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        await self._call(
+            self._client.update_time_to_live(
+                TableName=self._table,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
+            )
+        )
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def commit(self, write: Write) -> Committed:
+        async with self._locks[write.project]:
+            for attempt in range(_SEQ_ATTEMPTS):
+                done = await self._replayed(write)
+                if done is not None:
+                    return done
+                seq = await self.get_seq(write.project) + 1
+                transaction, committed = self._transaction(write, seq)
+                try:
+                    await self._client.transact_write_items(TransactItems=transaction)
+                    return committed
+                except ClientError as exc:
+                    await self._cancelled(exc, write, attempt)
+                except BotoCoreError as exc:
+                    # The response may have been lost after the commit: the next round reads
+                    # the idempotency item and returns what was done, or writes it now.
+                    if attempt >= 2:
+                        raise translate(exc, self._table) from exc
+                    await asyncio.sleep(0.05 * (attempt + 1))
+            raise Throttled("too many concurrent writes to this project; retry shortly")
+
+    async def _cancelled(self, exc: ClientError, write: Write, attempt: int) -> None:
+        """Decide what a cancelled transaction means; returns to retry, raises otherwise."""
+        error = exc.response.get("Error", {})
+        if error.get("Code") != "TransactionCanceledException":
+            raise translate(exc, self._table) from exc
+        reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+        failed = {i for i, code in enumerate(reasons) if code == _CHECK_FAILED}
+        if _IDEMPOTENCY in failed:
+            return  # applied already: the next round replays its result
+        if _ENTITY in failed:
+            current = await self._current_version(write)
+            raise VersionConflict(
+                f"{write.entity.value} {write.key!r} changed meanwhile: expected version "
+                f"{write.expected_version}, current version {current}",
+                expected=write.expected_version or 0,
+                current=current,
+            )
+        if failed or "TransactionConflict" in reasons or not reasons:
+            # Lost the race for the change counter (or a conflicting transaction): retry.
+            await asyncio.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+            return
+        raise translate(exc, self._table) from exc
+
+    def _transaction(self, write: Write, seq: int) -> tuple[list[Any], Committed]:
+        table = self._table
+        now = int(time.time())
+        history = it.history_entry(write, seq)
+        change = it.change_entry(write, seq, history.version)
+        pk, sk = it.project_pk(write.project), it.entity_sk(write.entity, write.key)
+        if write.expected_version is None:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "#v = :v",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":v": {"N": str(write.expected_version)}},
+            }
+        if write.new is None:
+            entity_op = {
+                "Delete": {"TableName": table, "Key": {"pk": {"S": pk}, "sk": {"S": sk}}}
+                | condition
+            }
+        else:
+            entity_op = {
+                "Put": {
+                    "TableName": table,
+                    "Item": it.encode_entity(write.project, write.entity, write.new),
+                }
+                | condition
+            }
+        if seq == 1:
+            seq_condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            seq_condition = {
+                "ConditionExpression": "#s = :s",
+                "ExpressionAttributeNames": {"#s": "seq"},
+                "ExpressionAttributeValues": {":s": {"N": str(seq - 1)}},
+            }
+        new_only = {"ConditionExpression": "attribute_not_exists(pk)"}
+        ops: list[Any] = [
+            entity_op,
+            {"Put": {"TableName": table, "Item": it.encode_history(history)} | new_only},
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": it.encode_change(change, now + self._change_ttl_s),
+                }
+                | new_only
+            },
+            {
+                "Put": {"TableName": table, "Item": it.encode_seq(write.project, seq)}
+                | seq_condition
+            },
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": it.encode_idempotency(
+                        write, seq, history.version, history.id, now + self._idempotency_ttl_s
+                    ),
+                }
+                | new_only
+            },
+        ]
+        if write.entity is EntityKind.PROJECT and write.expected_version is None:
+            ops.append({"Put": {"TableName": table, "Item": it.encode_project_index(write.key)}})
+        return ops, Committed(seq=seq, version=history.version, history_id=history.id)
+
+    async def _replayed(self, write: Write) -> Committed | None:
+        response = await self._call(
+            self._client.get_item(
+                TableName=self._table,
+                Key={
+                    "pk": {"S": it.idempotency_pk(write.project, write.idempotency_key)},
+                    "sk": {"S": it.META},
+                },
+                ConsistentRead=True,
+            )
+        )
+        item = response.get("Item")
+        if item is None:
+            return None
+        return it.replayed(write, item)
+
+    async def _current_version(self, write: Write) -> int | None:
+        item = await self._get(it.project_pk(write.project), it.entity_sk(write.entity, write.key))
+        return None if item is None else int(item["version"]["N"])
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        response = await self._call(
+            self._client.get_item(
+                TableName=self._table,
+                Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                ConsistentRead=True,
+            )
+        )
+        return response.get("Item")
+
+    async def _query(self, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
+        start: dict[str, Any] | None = None
+        while True:
+            page_args = dict(kwargs, TableName=self._table)
+            if start is not None:
+                page_args["ExclusiveStartKey"] = start
+            response = await self._call(self._client.query(**page_args))
+            for item in response.get("Items", []):
+                yield item
+            start = response.get("LastEvaluatedKey")
+            if start is None:
+                return
+
+    async def list_projects(self) -> list[Project]:
+        keys = [
+            item["sk"]["S"]
+            async for item in self._query(
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": it.PROJECTS_PK}},
+            )
+        ]
+        return [await self.get_project(key) for key in keys]
+
+    async def get_project(self, project: str) -> Project:
+        item = await self._get(it.project_pk(project), it.META)
+        if item is None:
+            raise NotFound(f"project {project!r} not found", entity="project", key=project)
+        return Project.model_validate_json(item["doc"]["S"])
+
+    async def load_project(self, project: str) -> ProjectState:
+        meta: Project | None = None
+        flags: dict[str, Flag] = {}
+        segments: dict[str, Segment] = {}
+        seq = 0
+        async for item in self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": it.project_pk(project)}},
+            ConsistentRead=True,
+        ):
+            if item["sk"]["S"] == it.SEQ:
+                seq = int(item["seq"]["N"])
+                continue
+            entity = it.decode_entity(item)
+            if isinstance(entity, Flag):
+                flags[entity.key] = entity
+            elif isinstance(entity, Segment):
+                segments[entity.key] = entity
+            else:
+                meta = entity
+        if meta is None:
+            raise NotFound(f"project {project!r} not found", entity="project", key=project)
+        return ProjectState(project=meta, flags=flags, segments=segments, seq=seq)
+
+    async def get_flag(self, project: str, key: str) -> Flag:
+        item = await self._get(it.project_pk(project), it.entity_sk(EntityKind.FLAG, key))
+        if item is None:
+            raise NotFound(f"flag {key!r} not found in project {project!r}", entity="flag", key=key)
+        return Flag.model_validate_json(item["doc"]["S"])
+
+    async def get_segment(self, project: str, key: str) -> Segment:
+        item = await self._get(it.project_pk(project), it.entity_sk(EntityKind.SEGMENT, key))
+        if item is None:
+            raise NotFound(
+                f"segment {key!r} not found in project {project!r}", entity="segment", key=key
+            )
+        return Segment.model_validate_json(item["doc"]["S"])
+
+    async def get_seq(self, project: str) -> int:
+        item = await self._get(it.project_pk(project), it.SEQ)
+        return 0 if item is None else int(item["seq"]["N"])
+
+    async def list_history(
+        self, project: str, entity: EntityKind, key: str, limit: int = 50, before: str | None = None
+    ) -> Page[HistoryEntry]:
+        pk = it.history_pk(project, entity, key)
+        args: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ScanIndexForward": False,
+            "Limit": limit + 1,
+        }
+        if before is not None:
+            args["ExclusiveStartKey"] = {"pk": {"S": pk}, "sk": {"S": before}}
+        response = await self._call(self._client.query(**args))
+        entries = [HistoryEntry.model_validate_json(i["doc"]["S"]) for i in response["Items"]]
+        return it.history_page(entries, limit)
+
+    async def get_history_entry(
+        self, project: str, entity: EntityKind, key: str, history_id: str
+    ) -> HistoryEntry:
+        item = await self._get(it.history_pk(project, entity, key), history_id)
+        if item is None:
+            raise NotFound(
+                f"history entry {history_id!r} of {entity.value} {key!r} not found",
+                entity="history",
+                key=history_id,
+            )
+        return HistoryEntry.model_validate_json(item["doc"]["S"])
+
+    async def read_changes(
+        self, project: str, after_seq: int, limit: int = 1000
+    ) -> list[ChangeEntry]:
+        response = await self._call(
+            self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND sk > :after",
+                ExpressionAttributeValues={
+                    ":pk": {"S": it.changes_pk(project)},
+                    ":after": {"S": it.change_sk(after_seq)},
+                },
+                ConsistentRead=True,
+                Limit=limit,
+            )
+        )
+        return [ChangeEntry.model_validate_json(i["doc"]["S"]) for i in response["Items"]]

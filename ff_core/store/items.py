@@ -1,0 +1,216 @@
+"""Turning models into DynamoDB items and back: pure, tested without AWS (DESIGN 4).
+
+| pk                      | sk               | item                                   |
+|-------------------------|------------------|----------------------------------------|
+| PROJECTS                | <p>              | the project list (written on create)   |
+| PROJECT#<p>             | META             | project                                |
+| PROJECT#<p>             | FLAG#<key>       | flag, ``version``                      |
+| PROJECT#<p>             | SEGMENT#<key>    | segment, ``version``                   |
+| PROJECT#<p>             | SEQ              | the project's change counter           |
+| HISTORY#<p>#<entity>    | <iso-ts>#<seq>   | audit entry                            |
+| CHANGES#<p>             | <seq:012d>       | change-log entry, TTL                  |
+| IDEMPOTENCY#<p>#<key>   | META             | what a write's idempotency key did, TTL |
+
+Documents are stored as one JSON string attribute ``doc``: no float-to-Decimal
+conversions, and the item validates through the same pydantic model on the way back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from ff_core import limits
+from ff_core.errors import IdempotencyKeyReused, InvalidDefinition
+from ff_core.models import (
+    ChangeEntry,
+    ChangeKind,
+    EntityKind,
+    Flag,
+    HistoryEntry,
+    Project,
+    Segment,
+)
+from ff_core.store.protocol import Committed, Entity, Page, Write
+
+Item = dict[str, Any]
+
+PROJECTS_PK = "PROJECTS"
+META = "META"
+SEQ = "SEQ"
+_SK_PREFIX = {EntityKind.FLAG: "FLAG#", EntityKind.SEGMENT: "SEGMENT#"}
+_MAX_BYTES = {EntityKind.FLAG: limits.MAX_FLAG_BYTES, EntityKind.SEGMENT: limits.MAX_SEGMENT_BYTES}
+
+
+def project_pk(project: str) -> str:
+    return f"PROJECT#{project}"
+
+
+def entity_sk(entity: EntityKind, key: str) -> str:
+    return META if entity is EntityKind.PROJECT else f"{_SK_PREFIX[entity]}{key}"
+
+
+def history_pk(project: str, entity: EntityKind, key: str) -> str:
+    name = key if entity is EntityKind.FLAG else f"@{entity.value}:{key}"
+    return f"HISTORY#{project}#{name}"
+
+
+def changes_pk(project: str) -> str:
+    return f"CHANGES#{project}"
+
+
+def change_sk(seq: int) -> str:
+    return f"{seq:012d}"
+
+
+def idempotency_pk(project: str, idempotency_key: str) -> str:
+    return f"IDEMPOTENCY#{project}#{idempotency_key}"
+
+
+def history_id(at: datetime, seq: int) -> str:
+    """Sorts by time, unique within a project (the seq), and is the history item's sort key."""
+    return f"{at.isoformat(timespec='microseconds')}#{seq:012d}"
+
+
+def dump(model: Entity | HistoryEntry | ChangeEntry) -> str:
+    return model.model_dump_json()
+
+
+def encode_entity(project: str, entity: EntityKind, model: Entity) -> Item:
+    doc = dump(model)
+    size = len(doc.encode())
+    limit = _MAX_BYTES.get(entity)
+    if limit is not None and size > limit:
+        raise InvalidDefinition(
+            f"{entity.value} {model.key!r} is {size} bytes serialised; the limit is {limit} bytes "
+            "(a DynamoDB item holds at most 400 KB, and its history entry holds two copies)",
+            field=entity.value,
+            limit=limit,
+        )
+    return {
+        "pk": {"S": project_pk(project)},
+        "sk": {"S": entity_sk(entity, model.key)},
+        "kind": {"S": entity.value},
+        "version": {"N": str(model.version)},
+        "doc": {"S": doc},
+    }
+
+
+def decode_entity(item: Item) -> Entity:
+    kind = EntityKind(item["kind"]["S"])
+    doc = item["doc"]["S"]
+    if kind is EntityKind.FLAG:
+        return Flag.model_validate_json(doc)
+    if kind is EntityKind.SEGMENT:
+        return Segment.model_validate_json(doc)
+    return Project.model_validate_json(doc)
+
+
+def history_entry(write: Write, seq: int) -> HistoryEntry:
+    version = write.new.version if write.new is not None else (write.expected_version or 0) + 1
+    return HistoryEntry(
+        id=history_id(write.at, seq),
+        project=write.project,
+        entity=write.entity,
+        key=write.key,
+        action=write.action,
+        actor=write.actor,
+        at=write.at,
+        environment=write.environment,
+        note=write.note,
+        old=write.old.model_dump(mode="json") if write.old is not None else None,
+        new=write.new.model_dump(mode="json") if write.new is not None else None,
+        version=version,
+        seq=seq,
+        rolled_back_to=write.rolled_back_to,
+    )
+
+
+def change_entry(write: Write, seq: int, version: int) -> ChangeEntry:
+    return ChangeEntry(
+        seq=seq,
+        project=write.project,
+        entity=write.entity,
+        key=write.key,
+        change=ChangeKind.DELETE if write.new is None else ChangeKind.UPSERT,
+        environments=write.environments,
+        version=version,
+        at=write.at,
+    )
+
+
+def encode_history(entry: HistoryEntry) -> Item:
+    return {
+        "pk": {"S": history_pk(entry.project, entry.entity, entry.key)},
+        "sk": {"S": entry.id},
+        "doc": {"S": dump(entry)},
+    }
+
+
+def encode_change(entry: ChangeEntry, ttl: int) -> Item:
+    return {
+        "pk": {"S": changes_pk(entry.project)},
+        "sk": {"S": change_sk(entry.seq)},
+        "doc": {"S": dump(entry)},
+        "ttl": {"N": str(ttl)},
+    }
+
+
+def encode_seq(project: str, seq: int) -> Item:
+    return {"pk": {"S": project_pk(project)}, "sk": {"S": SEQ}, "seq": {"N": str(seq)}}
+
+
+def encode_project_index(project: str) -> Item:
+    return {"pk": {"S": PROJECTS_PK}, "sk": {"S": project}}
+
+
+def fingerprint(write: Write) -> str:
+    """What makes two writes with one idempotency key the same request (timestamps excluded)."""
+    body = orjson.dumps(
+        [
+            write.entity.value,
+            write.key,
+            write.action.value,
+            write.environment,
+            write.expected_version,
+            write.rolled_back_to,
+        ]
+    )
+    return hashlib.sha256(body).hexdigest()
+
+
+def encode_idempotency(write: Write, seq: int, version: int, hid: str, ttl: int) -> Item:
+    return {
+        "pk": {"S": idempotency_pk(write.project, write.idempotency_key)},
+        "sk": {"S": META},
+        "fingerprint": {"S": fingerprint(write)},
+        "seq": {"N": str(seq)},
+        "version": {"N": str(version)},
+        "history_id": {"S": hid},
+        "ttl": {"N": str(ttl)},
+    }
+
+
+def replayed(write: Write, item: Item) -> Committed:
+    """The result of a write whose idempotency key was applied before; refuses a different write."""
+    if item["fingerprint"]["S"] != fingerprint(write):
+        raise IdempotencyKeyReused(
+            f"idempotency key {write.idempotency_key!r} was already used for a different request"
+        )
+    return Committed(
+        seq=int(item["seq"]["N"]),
+        version=int(item["version"]["N"]),
+        history_id=item["history_id"]["S"],
+        replayed=True,
+    )
+
+
+def history_page(entries: list[HistoryEntry], limit: int) -> Page[HistoryEntry]:
+    """Up to ``limit + 1`` entries, newest first: the extra one says that more exist."""
+    if len(entries) > limit:
+        entries = entries[:limit]
+        return Page(entries, next_cursor=entries[-1].id)
+    return Page(entries, next_cursor=None)

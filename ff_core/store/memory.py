@@ -1,0 +1,143 @@
+"""An in-memory store with the DynamoDB store's semantics, for fast tests and offline tools.
+
+It passes the same contract suite as the DynamoDB store. Nothing persists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from ff_core.errors import IdempotencyKeyReused, NotFound, VersionConflict
+from ff_core.models import ChangeEntry, EntityKind, Flag, HistoryEntry, Project, Segment
+from ff_core.store import items as it
+from ff_core.store.protocol import Committed, Entity, Page, ProjectState, Write
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._entities: dict[tuple[str, EntityKind, str], Entity] = {}
+        self._projects: list[str] = []
+        self._seq: defaultdict[str, int] = defaultdict(int)
+        self._history: defaultdict[tuple[str, EntityKind, str], dict[str, HistoryEntry]] = (
+            defaultdict(dict)
+        )
+        self._changes: defaultdict[str, list[ChangeEntry]] = defaultdict(list)
+        self._idempotency: dict[tuple[str, str], tuple[str, Committed]] = {}
+        self._lock = asyncio.Lock()
+
+    async def ensure_table(self) -> None:
+        return None
+
+    async def commit(self, write: Write) -> Committed:
+        async with self._lock:
+            done = self._idempotency.get((write.project, write.idempotency_key))
+            if done is not None:
+                if done[0] != it.fingerprint(write):
+                    raise IdempotencyKeyReused(
+                        f"idempotency key {write.idempotency_key!r} was already used "
+                        "for a different request"
+                    )
+                return Committed(done[1].seq, done[1].version, done[1].history_id, replayed=True)
+            ident = (write.project, write.entity, write.key)
+            current = self._entities.get(ident)
+            current_version = None if current is None else current.version
+            if current_version != write.expected_version:
+                raise VersionConflict(
+                    f"{write.entity.value} {write.key!r} changed meanwhile: expected version "
+                    f"{write.expected_version}, current version {current_version}",
+                    expected=write.expected_version or 0,
+                    current=current_version,
+                )
+            if write.new is not None:
+                it.encode_entity(write.project, write.entity, write.new)  # the same size limits
+            seq = self._seq[write.project] + 1
+            history = it.history_entry(write, seq)
+            # All checks passed: apply every part, as the transaction would.
+            if write.new is None:
+                del self._entities[ident]
+            else:
+                self._entities[ident] = write.new
+            if write.entity is EntityKind.PROJECT and current is None:
+                self._projects.append(write.key)
+            self._seq[write.project] = seq
+            self._history[ident][history.id] = history
+            self._changes[write.project].append(it.change_entry(write, seq, history.version))
+            committed = Committed(seq=seq, version=history.version, history_id=history.id)
+            self._idempotency[(write.project, write.idempotency_key)] = (
+                it.fingerprint(write),
+                committed,
+            )
+            return committed
+
+    def _find(self, project: str, entity: EntityKind, key: str) -> Entity:
+        found = self._entities.get((project, entity, key))
+        if found is None:
+            where = "" if entity is EntityKind.PROJECT else f" in project {project!r}"
+            raise NotFound(f"{entity.value} {key!r} not found{where}", entity=entity.value, key=key)
+        return found
+
+    async def list_projects(self) -> list[Project]:
+        return [await self.get_project(p) for p in sorted(self._projects)]
+
+    async def get_project(self, project: str) -> Project:
+        found = self._find(project, EntityKind.PROJECT, project)
+        assert isinstance(found, Project)
+        return found
+
+    async def load_project(self, project: str) -> ProjectState:
+        meta = await self.get_project(project)
+        flags: dict[str, Flag] = {}
+        segments: dict[str, Segment] = {}
+        for (p, _kind, key), entity in self._entities.items():
+            if p != project:
+                continue
+            if isinstance(entity, Flag):
+                flags[key] = entity
+            elif isinstance(entity, Segment):
+                segments[key] = entity
+        return ProjectState(
+            project=meta,
+            flags=dict(sorted(flags.items())),
+            segments=dict(sorted(segments.items())),
+            seq=self._seq[project],
+        )
+
+    async def get_flag(self, project: str, key: str) -> Flag:
+        found = self._find(project, EntityKind.FLAG, key)
+        assert isinstance(found, Flag)
+        return found
+
+    async def get_segment(self, project: str, key: str) -> Segment:
+        found = self._find(project, EntityKind.SEGMENT, key)
+        assert isinstance(found, Segment)
+        return found
+
+    async def get_seq(self, project: str) -> int:
+        return self._seq[project]
+
+    async def list_history(
+        self, project: str, entity: EntityKind, key: str, limit: int = 50, before: str | None = None
+    ) -> Page[HistoryEntry]:
+        entries = sorted(self._history[(project, entity, key)].values(), key=lambda e: e.id)
+        entries.reverse()
+        if before is not None:
+            entries = [e for e in entries if e.id < before]
+        return it.history_page(entries[: limit + 1], limit)
+
+    async def get_history_entry(
+        self, project: str, entity: EntityKind, key: str, history_id: str
+    ) -> HistoryEntry:
+        entry = self._history[(project, entity, key)].get(history_id)
+        if entry is None:
+            raise NotFound(
+                f"history entry {history_id!r} of {entity.value} {key!r} not found",
+                entity="history",
+                key=history_id,
+            )
+        return entry
+
+    async def read_changes(
+        self, project: str, after_seq: int, limit: int = 1000
+    ) -> list[ChangeEntry]:
+        return [c for c in self._changes[project] if c.seq > after_seq][:limit]

@@ -1,0 +1,101 @@
+"""What every store offers. One shared contract test suite holds each implementation to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+
+from ff_core.models import (
+    Action,
+    Actor,
+    ChangeEntry,
+    EntityKind,
+    Flag,
+    HistoryEntry,
+    Project,
+    Segment,
+)
+
+Entity = Project | Flag | Segment
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One audited mutation of one entity, committed atomically with its history and change log.
+
+    ``expected_version`` None means the entity must not exist yet; ``new`` None deletes it.
+    ``new.version`` must be ``expected_version + 1`` (or 1 on create).
+    """
+
+    project: str
+    entity: EntityKind
+    key: str
+    action: Action
+    actor: Actor
+    at: datetime
+    new: Entity | None
+    old: Entity | None
+    expected_version: int | None
+    idempotency_key: str
+    environments: tuple[str, ...] = ()
+    environment: str | None = None
+    note: str = ""
+    rolled_back_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    seq: int
+    version: int
+    history_id: str
+    # True when the idempotency key had already been applied and nothing new was written.
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectState:
+    """A whole project as one Query reads it."""
+
+    project: Project
+    flags: dict[str, Flag] = field(default_factory=dict)
+    segments: dict[str, Segment] = field(default_factory=dict)
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    # Pass back as ``before`` for the next page; None on the last page.
+    next_cursor: str | None
+
+
+class Store(Protocol):
+    async def ensure_table(self) -> None: ...
+
+    async def commit(self, write: Write) -> Committed: ...
+
+    async def list_projects(self) -> list[Project]: ...
+
+    async def get_project(self, project: str) -> Project: ...
+
+    async def load_project(self, project: str) -> ProjectState: ...
+
+    async def get_flag(self, project: str, key: str) -> Flag: ...
+
+    async def get_segment(self, project: str, key: str) -> Segment: ...
+
+    async def get_seq(self, project: str) -> int: ...
+
+    async def list_history(
+        self, project: str, entity: EntityKind, key: str, limit: int = 50, before: str | None = None
+    ) -> Page[HistoryEntry]: ...
+
+    async def get_history_entry(
+        self, project: str, entity: EntityKind, key: str, history_id: str
+    ) -> HistoryEntry: ...
+
+    async def read_changes(
+        self, project: str, after_seq: int, limit: int = 1000
+    ) -> list[ChangeEntry]: ...

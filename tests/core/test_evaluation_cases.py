@@ -1,0 +1,4 @@
+import ff_core
+
+def test_x():
+    assert ff_core
