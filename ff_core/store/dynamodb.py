@@ -147,7 +147,7 @@ class DynamoStore:
     async def commit(self, write: Write) -> Committed:
         async with self._locks[write.project]:
             for attempt in range(_SEQ_ATTEMPTS):
-                done = await self._replayed(write)
+                done = await self.replay(write.project, write.idempotency_key, write.fingerprint)
                 if done is not None:
                     return done
                 seq = await self.get_seq(write.project) + 1
@@ -252,21 +252,12 @@ class DynamoStore:
             ops.append({"Put": {"TableName": table, "Item": it.encode_project_index(write.key)}})
         return ops, Committed(seq=seq, version=history.version, history_id=history.id)
 
-    async def _replayed(self, write: Write) -> Committed | None:
-        response = await self._call(
-            self._client.get_item(
-                TableName=self._table,
-                Key={
-                    "pk": {"S": it.idempotency_pk(write.project, write.idempotency_key)},
-                    "sk": {"S": it.META},
-                },
-                ConsistentRead=True,
-            )
-        )
-        item = response.get("Item")
-        if item is None:
-            return None
-        return it.replayed(write, item)
+    async def replay(
+        self, project: str, idempotency_key: str, fingerprint: str
+    ) -> Committed | None:
+        """What an earlier write with this idempotency key did, or None if there was none."""
+        item = await self._get(it.idempotency_pk(project, idempotency_key), it.META)
+        return None if item is None else it.replayed(idempotency_key, fingerprint, item)
 
     async def _current_version(self, write: Write) -> int | None:
         item = await self._get(it.project_pk(write.project), it.entity_sk(write.entity, write.key))

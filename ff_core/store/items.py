@@ -17,11 +17,8 @@ conversions, and the item validates through the same pydantic model on the way b
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
-
-import orjson
 
 from ff_core import limits
 from ff_core.errors import IdempotencyKeyReused, InvalidDefinition
@@ -167,26 +164,11 @@ def encode_project_index(project: str) -> Item:
     return {"pk": {"S": PROJECTS_PK}, "sk": {"S": project}}
 
 
-def fingerprint(write: Write) -> str:
-    """What makes two writes with one idempotency key the same request (timestamps excluded)."""
-    body = orjson.dumps(
-        [
-            write.entity.value,
-            write.key,
-            write.action.value,
-            write.environment,
-            write.expected_version,
-            write.rolled_back_to,
-        ]
-    )
-    return hashlib.sha256(body).hexdigest()
-
-
 def encode_idempotency(write: Write, seq: int, version: int, hid: str, ttl: int) -> Item:
     return {
         "pk": {"S": idempotency_pk(write.project, write.idempotency_key)},
         "sk": {"S": META},
-        "fingerprint": {"S": fingerprint(write)},
+        "fingerprint": {"S": write.fingerprint},
         "seq": {"N": str(seq)},
         "version": {"N": str(version)},
         "history_id": {"S": hid},
@@ -194,11 +176,11 @@ def encode_idempotency(write: Write, seq: int, version: int, hid: str, ttl: int)
     }
 
 
-def replayed(write: Write, item: Item) -> Committed:
+def replayed(idempotency_key: str, fingerprint: str, item: Item) -> Committed:
     """The result of a write whose idempotency key was applied before; refuses a different write."""
-    if item["fingerprint"]["S"] != fingerprint(write):
+    if item["fingerprint"]["S"] != fingerprint:
         raise IdempotencyKeyReused(
-            f"idempotency key {write.idempotency_key!r} was already used for a different request"
+            f"idempotency key {idempotency_key!r} was already used for a different request"
         )
     return Committed(
         seq=int(item["seq"]["N"]),

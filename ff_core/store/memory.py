@@ -31,14 +31,9 @@ class MemoryStore:
 
     async def commit(self, write: Write) -> Committed:
         async with self._lock:
-            done = self._idempotency.get((write.project, write.idempotency_key))
+            done = await self.replay(write.project, write.idempotency_key, write.fingerprint)
             if done is not None:
-                if done[0] != it.fingerprint(write):
-                    raise IdempotencyKeyReused(
-                        f"idempotency key {write.idempotency_key!r} was already used "
-                        "for a different request"
-                    )
-                return Committed(done[1].seq, done[1].version, done[1].history_id, replayed=True)
+                return done
             ident = (write.project, write.entity, write.key)
             current = self._entities.get(ident)
             current_version = None if current is None else current.version
@@ -65,10 +60,22 @@ class MemoryStore:
             self._changes[write.project].append(it.change_entry(write, seq, history.version))
             committed = Committed(seq=seq, version=history.version, history_id=history.id)
             self._idempotency[(write.project, write.idempotency_key)] = (
-                it.fingerprint(write),
+                write.fingerprint,
                 committed,
             )
             return committed
+
+    async def replay(
+        self, project: str, idempotency_key: str, fingerprint: str
+    ) -> Committed | None:
+        done = self._idempotency.get((project, idempotency_key))
+        if done is None:
+            return None
+        if done[0] != fingerprint:
+            raise IdempotencyKeyReused(
+                f"idempotency key {idempotency_key!r} was already used for a different request"
+            )
+        return Committed(done[1].seq, done[1].version, done[1].history_id, replayed=True)
 
     def _find(self, project: str, entity: EntityKind, key: str) -> Entity:
         found = self._entities.get((project, entity, key))

@@ -39,6 +39,8 @@ class Write:
     old: Entity | None
     expected_version: int | None
     idempotency_key: str
+    # What makes two writes under one idempotency key the same request (the service decides).
+    fingerprint: str
     environments: tuple[str, ...] = ()
     environment: str | None = None
     note: str = ""
@@ -75,6 +77,10 @@ class Store(Protocol):
     async def ensure_table(self) -> None: ...
 
     async def commit(self, write: Write) -> Committed: ...
+
+    async def replay(
+        self, project: str, idempotency_key: str, fingerprint: str
+    ) -> Committed | None: ...
 
     async def list_projects(self) -> list[Project]: ...
 

@@ -1,4 +1,5 @@
 import ff_core
 
+
 def test_x():
     assert ff_core

@@ -1,0 +1,30 @@
+"""Use cases over a store: validate, audit with the acting identity, commit atomically."""
+
+from __future__ import annotations
+
+from ff_core.services.flags import METADATA_FIELDS, FlagService
+from ff_core.services.projects import ProjectService
+from ff_core.services.segments import SegmentService
+from ff_core.services.writer import Clock, Writer, utcnow
+from ff_core.store import Store
+
+
+class Services:
+    """Every service over one store and one clock."""
+
+    def __init__(self, store: Store, clock: Clock = utcnow) -> None:
+        writer = Writer(store, clock)
+        self.store = store
+        self.projects = ProjectService(writer)
+        self.flags = FlagService(writer)
+        self.segments = SegmentService(writer)
+
+
+__all__ = [
+    "METADATA_FIELDS",
+    "FlagService",
+    "ProjectService",
+    "SegmentService",
+    "Services",
+    "Writer",
+]

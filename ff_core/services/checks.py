@@ -1,0 +1,85 @@
+"""Checks that need more than one model: environments, prerequisites, segments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ff_core.errors import CycleDetected, InvalidDefinition
+from ff_core.graph import find_cycle
+from ff_core.models import Flag, Project, Segment
+
+
+def check_environments(project: Project, environments: set[str] | list[str]) -> None:
+    unknown = sorted(set(environments) - set(project.environment_keys()))
+    if unknown:
+        raise InvalidDefinition(
+            f"unknown environment(s) {unknown} in project {project.key!r}; "
+            f"its environments are {project.environment_keys()}",
+            field="environments",
+        )
+
+
+def check_references(
+    flag: Flag,
+    flags: Mapping[str, Flag],
+    segments: Mapping[str, Segment],
+    environments: list[str],
+) -> None:
+    """Prerequisites and segments of ``flag`` exist, and no prerequisite cycle forms.
+
+    ``flags`` is the project's flags as they are now; ``flag`` is the version to write.
+    """
+    others = {**flags, flag.key: flag}
+    for env in environments:
+        config = flag.environments.get(env)
+        if config is None:
+            continue
+        for prerequisite in config.prerequisites:
+            target = others.get(prerequisite.flag)
+            if target is None:
+                raise InvalidDefinition(
+                    f"environments.{env}.prerequisites: flag {prerequisite.flag!r} does not exist",
+                    field=f"environments.{env}.prerequisites",
+                )
+            if prerequisite.variant not in target.variants:
+                raise InvalidDefinition(
+                    f"environments.{env}.prerequisites: flag {prerequisite.flag!r} has no variant "
+                    f"{prerequisite.variant!r} (it has {sorted(target.variants)})",
+                    field=f"environments.{env}.prerequisites",
+                )
+        missing = sorted(config.segment_keys() - segments.keys())
+        if missing:
+            raise InvalidDefinition(
+                f"environments.{env}.rules: unknown segment(s) {missing}",
+                field=f"environments.{env}.rules",
+            )
+        edges = {
+            key: [p.flag for p in f.environments[env].prerequisites]
+            for key, f in others.items()
+            if env in f.environments
+        }
+        cycle = find_cycle(edges, flag.key)
+        if cycle is not None:
+            raise CycleDetected(
+                f"environments.{env}.prerequisites: would form a cycle {' -> '.join(cycle)}",
+                field=f"environments.{env}.prerequisites",
+                cycle=cycle,
+            )
+
+
+def dependents(key: str, flags: Mapping[str, Flag]) -> list[str]:
+    """Flags that name ``key`` as a prerequisite in any environment."""
+    return sorted(
+        other.key
+        for other in flags.values()
+        if other.key != key
+        and any(p.flag == key for c in other.environments.values() for p in c.prerequisites)
+    )
+
+
+def segment_users(key: str, flags: Mapping[str, Flag]) -> list[str]:
+    return sorted(
+        f.key
+        for f in flags.values()
+        if any(key in c.segment_keys() for c in f.environments.values())
+    )

@@ -1,0 +1,84 @@
+"""Project use cases."""
+
+from __future__ import annotations
+
+from ff_core.errors import AlreadyExists, NotFound
+from ff_core.models import Action, Actor, EntityKind, Environment, Project
+from ff_core.services.writer import Change, Writer
+from ff_core.validation import validated
+
+
+class ProjectService:
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer
+        self._store = writer.store
+
+    async def list_projects(self) -> list[Project]:
+        return await self._store.list_projects()
+
+    async def get_project(self, key: str) -> Project:
+        return await self._store.get_project(key)
+
+    async def create_project(
+        self, actor: Actor, project: Project, *, note: str = "", idempotency_key: str | None = None
+    ) -> Project:
+        async def plan() -> Change:
+            try:
+                await self._store.get_project(project.key)
+            except NotFound:
+                new = validated(
+                    lambda: project.replace(version=1, created_at=self._writer.clock()), "project"
+                )
+                return Change(old=None, new=new, action=Action.CREATED)
+            raise AlreadyExists(f"project {project.key!r} already exists")
+
+        written = await self._writer.apply(
+            actor,
+            project.key,
+            EntityKind.PROJECT,
+            project.key,
+            {"op": "create", "project": project.model_dump(mode="json")},
+            plan,
+            note=note,
+            idempotency_key=idempotency_key,
+        )
+        assert isinstance(written, Project)
+        return written
+
+    async def add_environment(
+        self,
+        actor: Actor,
+        project: str,
+        environment: Environment,
+        *,
+        note: str = "",
+        idempotency_key: str | None = None,
+    ) -> Project:
+        """Add an environment; existing flags start disabled there."""
+
+        async def plan() -> Change | None:
+            old = await self._store.get_project(project)
+            if environment.key in old.environment_keys():
+                return None
+            new = validated(
+                lambda: old.replace(
+                    environments=(*old.environments, environment), version=old.version + 1
+                ),
+                "project",
+            )
+            return Change(old=old, new=new, action=Action.UPDATED, environments=(environment.key,))
+
+        written = await self._writer.apply(
+            actor,
+            project,
+            EntityKind.PROJECT,
+            project,
+            {"op": "add_environment", "environment": environment.model_dump(mode="json")},
+            plan,
+            note=note,
+            idempotency_key=idempotency_key,
+        )
+        if written is None:
+            return await self._store.get_project(project)
+        assert isinstance(written, Project)
+        return written

@@ -1,0 +1,61 @@
+"""Shared fixtures: a real moto DynamoDB server over HTTP on a free loopback port."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+from ff_core.models import Actor, ActorKind
+from ff_core.settings import Settings
+from ff_core.store import DynamoStore, MemoryStore, Store
+
+TEST_CREDENTIALS = ("testing", "testing")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def dynamo_settings(moto_endpoint: str) -> Settings:
+    """A fresh table per test on the shared moto server."""
+    return Settings(dynamodb_endpoint=moto_endpoint, table=f"ff-test-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+async def dynamo_store(dynamo_settings: Settings) -> AsyncIterator[DynamoStore]:
+    async with DynamoStore.open(dynamo_settings, credentials=TEST_CREDENTIALS) as store:
+        await store.ensure_table()
+        yield store
+
+
+@pytest.fixture(params=["dynamodb", "memory"])
+async def store(request: pytest.FixtureRequest, moto_endpoint: str) -> AsyncIterator[Store]:
+    """Every store implementation; contract tests run once per implementation."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    settings = Settings(dynamodb_endpoint=moto_endpoint, table=f"ff-test-{uuid.uuid4().hex[:12]}")
+    async with DynamoStore.open(settings, credentials=TEST_CREDENTIALS) as dynamo:
+        await dynamo.ensure_table()
+        yield dynamo
+
+
+@pytest.fixture
+def alice() -> Actor:
+    return Actor(kind=ActorKind.USER, subject="alice", email="alice@example.com")
+
+
+@pytest.fixture
+def bob() -> Actor:
+    return Actor(kind=ActorKind.USER, subject="bob", email="bob@example.com")
