@@ -14,7 +14,7 @@ from ff_core import limits
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FF_", extra="ignore", frozen=True)
 
-    table: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,255}$")] = "ff"
+    table: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,255}$")] = "ff-flags"
     # No endpoint and no region set: the embedded DynamoDB (moto's server on loopback).
     dynamodb_endpoint: str | None = None
     region: str = "us-east-1"
