@@ -15,10 +15,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FF_", extra="ignore", frozen=True)
 
     table: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,255}$")] = "ff-flags"
-    # No endpoint and no region set: the embedded DynamoDB (moto's server on loopback).
+    # Neither endpoint nor region set: the embedded DynamoDB (moto's server on loopback,
+    # started by `ff serve`). A region alone means real DynamoDB in that region.
     dynamodb_endpoint: str | None = None
-    region: str = "us-east-1"
+    region: str | None = None
     data_dir: Path = Path(".ff-data")
+    embedded_port: int = Field(default=4567, ge=0, le=65535)
     default_project: Annotated[str, StringConstraints(pattern=limits.PROJECT_KEY_PATTERN)] = (
         "default"
     )
@@ -31,3 +33,7 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1, le=10)
     change_log_ttl_days: int = Field(default=7, ge=1, le=365)
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+
+    @property
+    def embedded(self) -> bool:
+        return self.dynamodb_endpoint is None and self.region is None

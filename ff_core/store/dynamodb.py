@@ -92,7 +92,7 @@ class DynamoStore:
         async with session.client(
             "dynamodb",
             endpoint_url=settings.dynamodb_endpoint,
-            region_name=settings.region,
+            region_name=settings.region or "us-east-1",
             config=config,
             **extra,
         ) as client:
@@ -262,6 +262,31 @@ class DynamoStore:
     async def _current_version(self, write: Write) -> int | None:
         item = await self._get(it.project_pk(write.project), it.entity_sk(write.entity, write.key))
         return None if item is None else int(item["version"]["N"])
+
+    # -- whole-table copies (the embedded store's persistence) ---------------------------------
+
+    async def dump_items(self) -> list[dict[str, Any]]:
+        """Every item of the table, in DynamoDB's JSON form."""
+        out: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        while True:
+            args: dict[str, Any] = {"TableName": self._table, "ConsistentRead": True}
+            if start is not None:
+                args["ExclusiveStartKey"] = start
+            response = await self._call(self._client.scan(**args))
+            out.extend(response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if start is None:
+                return out
+
+    async def load_items(self, items: list[dict[str, Any]]) -> None:
+        for i in range(0, len(items), 25):
+            requests: Any = [{"PutRequest": {"Item": item}} for item in items[i : i + 25]]
+            while requests:
+                response = await self._call(
+                    self._client.batch_write_item(RequestItems={self._table: requests})
+                )
+                requests = response.get("UnprocessedItems", {}).get(self._table, [])
 
     # -- reads -------------------------------------------------------------------------------
 

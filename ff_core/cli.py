@@ -1,0 +1,298 @@
+"""The ``ff`` command line. Human-readable tables by default, ``--json`` for machines."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import orjson
+import typer
+from pydantic import ValidationError
+
+from ff_core import demo, embedded
+from ff_core.admin import library_actor
+from ff_core.errors import FFError
+from ff_core.evaluation import CompiledEnvironment, evaluate
+from ff_core.models import Flag
+from ff_core.runtime import open_store
+from ff_core.services import Services
+from ff_core.settings import Settings
+from ff_core.store import DynamoStore
+from ff_core.validation import field_errors
+
+T = TypeVar("T")
+app = typer.Typer(help="ff: self-hosted feature flags.", no_args_is_help=True)
+flags_app = typer.Typer(help="Read and change flags.", no_args_is_help=True)
+projects_app = typer.Typer(help="Projects.", no_args_is_help=True)
+table_app = typer.Typer(help="The DynamoDB table.", no_args_is_help=True)
+app.add_typer(flags_app, name="flags")
+app.add_typer(projects_app, name="projects")
+app.add_typer(table_app, name="table")
+
+ProjectOpt = Annotated[
+    str | None, typer.Option("--project", "-p", help="Default: FF_DEFAULT_PROJECT")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
+NoteOpt = Annotated[str, typer.Option("--note", "-m", help="Why; recorded in the history")]
+
+
+def main() -> None:
+    app()
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in field_errors(exc):
+            typer.echo(f"error: FF_{error['field'].upper()}: {error['message']}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _run(work: Callable[[Services, Settings], Awaitable[T]]) -> T:
+    """Run one command against the configured store; ff errors become a message and exit 1."""
+    settings = _settings()
+
+    async def go() -> T:
+        async with open_store(settings) as store:
+            return await work(Services(store), settings)
+
+    try:
+        return asyncio.run(go())
+    except FFError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _print(data: Any, as_json: bool, rows: list[list[str]] | None = None) -> None:
+    if as_json:
+        typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode())
+        return
+    if rows is None:
+        typer.echo(str(data))
+        return
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def _flag_rows(flags: list[Flag], environments: list[str]) -> list[list[str]]:
+    rows = [["KEY", "TYPE", *[e.upper() for e in environments], "VERSION", "NAME"]]
+    for f in flags:
+        states = [
+            "on" if (c := f.environments.get(e)) and c.enabled else "off" for e in environments
+        ]
+        rows.append([f.key, f.value_type.value, *states, str(f.version), f.name])
+    return rows
+
+
+@app.command()
+def serve() -> None:
+    """Run ff locally: the embedded DynamoDB with a demo project, kept in FF_DATA_DIR."""
+    settings = _settings()
+    if not settings.embedded:
+        typer.echo(
+            "error: `ff serve` runs the embedded store; unset FF_DYNAMODB_ENDPOINT "
+            "and FF_REGION, or use `ff table create` for a real table",
+            err=True,
+        )
+        raise typer.Exit(2)
+    asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    server = embedded.EmbeddedDynamo(settings.data_dir, settings.embedded_port)
+    try:
+        endpoint = server.start()
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on 127.0.0.1:{settings.embedded_port}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        async with DynamoStore.open(
+            server.settings(settings), credentials=embedded.CREDENTIALS
+        ) as store:
+            await store.ensure_table()
+            saved = embedded.read_table_file(settings.data_dir)
+            if saved and not await store.list_projects():
+                await store.load_items(saved)
+            seeded = await demo.seed(Services(store))
+            _banner(settings, endpoint, seeded, len(saved))
+            persist = asyncio.create_task(embedded.persist_forever(store, settings.data_dir))
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, persist.cancel)
+            with contextlib.suppress(asyncio.CancelledError):
+                await persist
+            embedded.write_table_file(settings.data_dir, await store.dump_items())
+    finally:
+        server.stop()
+    typer.echo("ff stopped; data kept in " + str(settings.data_dir))
+
+
+def _banner(settings: Settings, endpoint: str, seeded: bool, restored: int) -> None:
+    what = "seeded the demo project" if seeded else f"restored {restored} items"
+    typer.echo(
+        f"ff is running: embedded DynamoDB at {endpoint} ({what}; data in {settings.data_dir})\n"
+        "In another terminal (`. .venv/bin/activate` first):\n"
+        "  ff flags list --project demo\n"
+        "  ff eval new-checkout --project demo --environment production "
+        '--context \'{"targeting_key": "u1", "country": "US", "plan": "pro"}\'\n'
+        "  ff flags set-enabled-in new-checkout staging production --project demo -m 'launch'\n"
+        "  ff flags history new-checkout --project demo\n"
+        "Stop with Ctrl-C.",
+    )
+    sys.stdout.flush()
+
+
+@table_app.command("create")
+def table_create() -> None:
+    """Create the DynamoDB table (idempotent)."""
+
+    async def work(services: Services, settings: Settings) -> None:
+        await services.store.ensure_table()
+
+    _run(work)
+    typer.echo("table ready")
+
+
+@projects_app.command("list")
+def projects_list(as_json: JsonOpt = False) -> None:
+    projects = _run(lambda s, _: s.projects.list_projects())
+    rows = [["KEY", "NAME", "ENVIRONMENTS"]] + [
+        [p.key, p.name, ",".join(p.environment_keys())] for p in projects
+    ]
+    _print([p.model_dump(mode="json") for p in projects], as_json, rows)
+
+
+@flags_app.command("list")
+def flags_list(
+    project: ProjectOpt = None,
+    search: Annotated[str | None, typer.Option(help="Substring of key or name")] = None,
+    tag: Annotated[str | None, typer.Option(help="Only flags with this tag")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List flags with their state in each environment."""
+
+    async def work(services: Services, settings: Settings) -> tuple[list[Flag], list[str]]:
+        key = project or settings.default_project
+        p = await services.projects.get_project(key)
+        return await services.flags.list_flags(key, search=search, tag=tag), p.environment_keys()
+
+    flags, environments = _run(work)
+    _print([f.model_dump(mode="json") for f in flags], as_json, _flag_rows(flags, environments))
+
+
+@flags_app.command("get")
+def flags_get(key: str, project: ProjectOpt = None) -> None:
+    """Print one flag's whole definition (JSON)."""
+    flag = _run(lambda s, st: s.flags.get_flag(project or st.default_project, key))
+    _print(flag.model_dump(mode="json"), True)
+
+
+@flags_app.command("set-enabled-in")
+def flags_set_enabled_in(
+    key: str,
+    environments: Annotated[
+        list[str] | None, typer.Argument(help="Enable here, disable elsewhere")
+    ] = None,
+    project: ProjectOpt = None,
+    note: NoteOpt = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Enable KEY in exactly the given environments (none: disable everywhere)."""
+    flag = _run(
+        lambda s, st: s.flags.set_enabled_in(
+            library_actor(), project or st.default_project, key, environments or [], note=note
+        )
+    )
+    enabled = [e for e, c in flag.environments.items() if c.enabled]
+    if as_json:
+        _print(flag.model_dump(mode="json"), True)
+    else:
+        typer.echo(f"{key}: enabled in {enabled or 'no environment'} (version {flag.version})")
+
+
+@flags_app.command("history")
+def flags_history(
+    key: str,
+    project: ProjectOpt = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    before: Annotated[str | None, typer.Option(help="Cursor from the previous page")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Who changed KEY, when and why, newest first."""
+    page = _run(
+        lambda s, st: s.flags.list_history(
+            project or st.default_project, key, limit=limit, before=before
+        )
+    )
+    rows = [["ID", "ACTION", "ENV", "WHO", "VERSION", "NOTE"]] + [
+        [e.id, e.action.value, e.environment or "*", e.actor.subject, str(e.version), e.note]
+        for e in page.items
+    ]
+    data = {"items": [e.model_dump(mode="json") for e in page.items], "next": page.next_cursor}
+    _print(data, as_json, rows)
+    if not as_json and page.next_cursor:
+        typer.echo(f"more: --before '{page.next_cursor}'")
+
+
+@flags_app.command("rollback")
+def flags_rollback(
+    key: str, history_id: str, project: ProjectOpt = None, note: NoteOpt = ""
+) -> None:
+    """Restore KEY as it was right after history entry HISTORY_ID."""
+    flag = _run(
+        lambda s, st: s.flags.rollback(
+            library_actor(), project or st.default_project, key, history_id, note=note
+        )
+    )
+    typer.echo(f"{key}: rolled back to {history_id} (now version {flag.version})")
+
+
+@app.command("eval")
+def eval_flag(
+    key: str,
+    context: Annotated[str, typer.Option(help="JSON object: targeting_key and attributes")] = "{}",
+    project: ProjectOpt = None,
+    environment: Annotated[str | None, typer.Option("--environment", "-e")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate KEY for a context, as a service would (for scripts and migration gates)."""
+    try:
+        ctx = orjson.loads(context)
+    except orjson.JSONDecodeError as exc:
+        typer.echo(f"error: --context is not JSON: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not isinstance(ctx, dict):
+        typer.echo("error: --context must be a JSON object", err=True)
+        raise typer.Exit(2)
+
+    async def work(services: Services, settings: Settings) -> Any:
+        state = await services.store.load_project(project or settings.default_project)
+        env = environment or settings.environment
+        compiled = CompiledEnvironment(env, state.flags.values(), state.segments.values())
+        return evaluate(compiled, key, ctx, now=time.time())
+
+    result = _run(work)
+    data = {
+        "key": key,
+        "value": result.value,
+        "variant": result.variant,
+        "reason": result.reason.value,
+        "error_code": result.error_code.value if result.error_code else None,
+    }
+    if as_json:
+        _print(data, True)
+    else:
+        error = f", error {data['error_code']}: {result.error_message}" if result.is_error else ""
+        typer.echo(
+            f"{key} = {orjson.dumps(result.value).decode()}  "
+            f"(variant {result.variant}, reason {data['reason']}{error})"
+        )
+    if result.error_code is not None:
+        raise typer.Exit(1)
