@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from hashlib import sha1
+from struct import Struct
 from typing import Any
 
 from pydantic import JsonValue
@@ -174,7 +175,9 @@ def evaluate(
     elif context.__class__ is not dict and not isinstance(context, Mapping):
         return _error(key, ErrorCode.INVALID_CONTEXT, "the context must be an object")
     try:
-        return flag.evaluate(context, env, now)
+        if flag.needs_now:
+            return flag.evaluate(context, env, now)
+        return flag.run(context, env, now, 0)
     except Exception as exc:  # a defect, never the caller's problem: answer with an error
         return _error(key, ErrorCode.GENERAL, f"evaluation failed: {type(exc).__name__}")
 
@@ -252,14 +255,7 @@ def _compile_config(flag: Flag, config: EnvironmentConfig, segments: Mapping[str
     static = not (config.targets or config.rules or config.prerequisites)
     fallthrough = _compile_serve(flag, config.fallthrough, result, False, static)
 
-    def run(ctx: Context, env: CompiledEnvironment, now: float | None, depth: int) -> Resolution:
-        for prerequisite_key, wanted in prerequisites:
-            other = env.flags.get(prerequisite_key)
-            if other is None or depth >= limits.MAX_PREREQUISITE_DEPTH:
-                return prerequisite_failed
-            got = other.evaluate(ctx, env, now, depth + 1)
-            if got.variant != wanted or got.reason in _FAILED:
-                return prerequisite_failed
+    def targeting(ctx: Context) -> Resolution:
         for attribute, table in targets:
             value = ctx.get(attribute)
             if value.__class__ is str:
@@ -271,9 +267,25 @@ def _compile_config(flag: Flag, config: EnvironmentConfig, segments: Mapping[str
                 return outcome if outcome.__class__ is Resolution else outcome(ctx)  # type: ignore[operator]
         return fallthrough if fallthrough.__class__ is Resolution else fallthrough(ctx)  # type: ignore[operator]
 
+    if not prerequisites:
+        # The common case, one call shorter: prerequisites need the environment, targeting not.
+        return lambda ctx, _env, _now, _depth: targeting(ctx)
+
+    def run(ctx: Context, env: CompiledEnvironment, now: float | None, depth: int) -> Resolution:
+        for prerequisite_key, wanted in prerequisites:
+            other = env.flags.get(prerequisite_key)
+            if other is None or depth >= limits.MAX_PREREQUISITE_DEPTH:
+                return prerequisite_failed
+            got = other.evaluate(ctx, env, now, depth + 1)
+            if got.variant != wanted or got.reason in _FAILED:
+                return prerequisite_failed
+        return targeting(ctx)
+
     return run
 
 
+# The first 8 bytes of a digest as a big-endian integer, without slicing a copy.
+_top64 = Struct(">Q").unpack_from
 _FAILED = frozenset({Reason.DISABLED, Reason.PREREQUISITE_FAILED, Reason.ERROR})
 
 
@@ -335,7 +347,7 @@ def _compile_serve(
             value = str(value)
         else:
             return missing
-        h = (int.from_bytes(sha1(prefix + value.encode()).digest()[:8], "big") >> 4) * scale
+        h = (_top64(sha1(prefix + value.encode()).digest())[0] >> 4) * scale
         for bound, pick in ranges:
             if h < bound:
                 return pick

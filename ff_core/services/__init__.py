@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ff_core.services.flags import METADATA_FIELDS, FlagService
+from ff_core.services.flags import FlagService
 from ff_core.services.projects import ProjectService
 from ff_core.services.segments import SegmentService
 from ff_core.services.writer import Clock, Writer, utcnow
@@ -21,7 +21,6 @@ class Services:
 
 
 __all__ = [
-    "METADATA_FIELDS",
     "FlagService",
     "ProjectService",
     "SegmentService",

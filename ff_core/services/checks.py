@@ -25,10 +25,12 @@ def check_references(
     segments: Mapping[str, Segment],
     environments: list[str],
 ) -> None:
-    """Prerequisites and segments of ``flag`` exist, and no prerequisite cycle forms.
+    """Prerequisites and segments of ``flag`` exist, no prerequisite cycle forms, and the
+    variants other flags require of ``flag`` remain.
 
     ``flags`` is the project's flags as they are now; ``flag`` is the version to write.
     """
+    _check_required_variants(flag, flags)
     others = {**flags, flag.key: flag}
     for env in environments:
         config = flag.environments.get(env)
@@ -65,6 +67,22 @@ def check_references(
                 field=f"environments.{env}.prerequisites",
                 cycle=cycle,
             )
+
+
+def _check_required_variants(flag: Flag, flags: Mapping[str, Flag]) -> None:
+    # Changing or restoring variants must not strand a prerequisite naming a removed one.
+    for other in flags.values():
+        if other.key == flag.key:
+            continue
+        for env, config in other.environments.items():
+            for prerequisite in config.prerequisites:
+                if prerequisite.flag == flag.key and prerequisite.variant not in flag.variants:
+                    raise InvalidDefinition(
+                        f"variants: flag {other.key!r} requires variant {prerequisite.variant!r} "
+                        f"of flag {flag.key!r} in {env!r}; keep it or change {other.key!r} first",
+                        field="variants",
+                        dependents=[other.key],
+                    )
 
 
 def dependents(key: str, flags: Mapping[str, Flag]) -> list[str]:

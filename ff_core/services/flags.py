@@ -380,6 +380,8 @@ class FlagService:
                 )
                 changed = tuple(configs)
             check_references(new, state.flags, state.segments, envs)
+            if new.archived and (old is None or not old.archived):
+                _refuse_if_needed(key, state.flags, "archive")
             return Change(
                 old=old,
                 new=new,

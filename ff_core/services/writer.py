@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from ff_core.errors import InvalidDefinition, VersionConflict
+from ff_core.errors import FFError, InvalidDefinition, VersionConflict
 from ff_core.limits import MAX_NOTE_LENGTH
 from ff_core.models import Action, Actor, EntityKind, Flag, Project, Segment
 from ff_core.store import Entity, Store, Write
@@ -79,12 +79,22 @@ class Writer:
         """
         check_note(note)
         fingerprint = _fingerprint(entity, key, request)
+        retryable = idempotency_key is not None
         idempotency_key = idempotency_key or uuid.uuid4().hex
         done = await self.store.replay(project, idempotency_key, fingerprint)
         if done is not None:
             return await self._written_by(project, entity, key, done.history_id)
         for _ in range(_PLAN_ATTEMPTS):
-            change = await plan()
+            try:
+                change = await plan()
+            except FFError:
+                # A retry may plan after its own first attempt committed (the version moved,
+                # the flag exists): what that attempt wrote is the answer, not this refusal.
+                if retryable:
+                    done = await self.store.replay(project, idempotency_key, fingerprint)
+                    if done is not None:
+                        return await self._written_by(project, entity, key, done.history_id)
+                raise
             if change is None:
                 return None
             write = Write(

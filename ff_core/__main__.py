@@ -1,0 +1,3 @@
+from ff_core.cli import main
+
+main()

@@ -1,0 +1,150 @@
+"""The README's run command, as a user runs it: `ff serve`, then the CLI in another shell."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+FF = [sys.executable, "-m", "ff_core"]
+
+
+def ff(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*FF, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+class Server:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> str:
+        self.process = subprocess.Popen(
+            [*FF, "serve"], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        banner = self.process.stdout.readline()
+        assert "ff is running" in banner, banner + (
+            self.process.stderr.read() if self.process.stderr else ""
+        )
+        return banner
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        self.process.communicate(timeout=30)  # waits, and closes the pipes
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "FF_DATA_DIR": str(tmp_path / "data"),
+        "FF_EMBEDDED_PORT": "0",
+        "FF_DEFAULT_PROJECT": "demo",
+        "FF_ACTOR": "cli-test",
+    }
+
+
+@pytest.fixture
+def server(env: dict[str, str]) -> Iterator[Server]:
+    running = Server(env)
+    yield running
+    if running.process is not None and running.process.poll() is None:
+        running.stop(signal.SIGKILL)
+
+
+def test_serve__fresh_data_dir__seeds_demo_and_cli_reads_it(
+    server: Server, env: dict[str, str]
+) -> None:
+    assert "seeded the demo project" in server.start()
+
+    listed = ff(env, "flags", "list", "--json")
+    evaluated = ff(
+        env,
+        "eval",
+        "new-checkout",
+        "-e",
+        "production",
+        "--json",
+        "--context",
+        '{"targeting_key": "u1", "country": "CA", "plan": "pro"}',
+    )
+
+    assert listed.returncode == 0, listed.stderr
+    assert [f["key"] for f in json.loads(listed.stdout)] == [
+        "banner-text",
+        "new-checkout",
+        "search.max-results",
+    ]
+    assert json.loads(evaluated.stdout) == {
+        "key": "new-checkout",
+        "value": True,
+        "variant": "on",
+        "reason": "TARGETING_MATCH",
+        "error_code": None,
+    }
+
+
+def test_serve__restart_after_changes__state_and_history_kept(
+    server: Server, env: dict[str, str]
+) -> None:
+    server.start()
+    changed = ff(env, "flags", "set-enabled-in", "new-checkout", "staging", "-m", "try it")
+    assert changed.returncode == 0, changed.stderr
+    server.stop()
+
+    assert "restored" in server.start()
+    flag = json.loads(ff(env, "flags", "get", "new-checkout").stdout)
+    history = json.loads(ff(env, "flags", "history", "new-checkout", "--json").stdout)
+
+    assert {e: c["enabled"] for e, c in flag["environments"].items()} == {
+        "development": False,
+        "staging": True,
+        "production": False,
+    }
+    assert [(h["action"], h["actor"]["subject"], h["note"]) for h in history["items"]] == [
+        ("enabled_set", "cli-test", "try it"),
+        ("created", "ff-demo-seed", ""),
+    ]
+    # History never disagrees with state: the newest entry's "new" is the stored flag.
+    assert history["items"][0]["new"] == flag
+
+
+def test_cli__bad_input__clear_message_and_nonzero_exit(
+    server: Server, env: dict[str, str]
+) -> None:
+    server.start()
+
+    unknown_env = ff(env, "flags", "set-enabled-in", "new-checkout", "moon")
+    unknown_flag = ff(env, "flags", "get", "nope")
+    bad_context = ff(env, "eval", "new-checkout", "--context", "{not json")
+    missing_key = ff(env, "eval", "new-checkout", "-e", "production")
+
+    assert (unknown_env.returncode, unknown_flag.returncode, bad_context.returncode) == (1, 1, 2)
+    assert "unknown environment(s) ['moon']" in unknown_env.stderr
+    assert "flag 'nope' not found" in unknown_flag.stderr
+    assert "--context is not JSON" in bad_context.stderr
+    assert "Traceback" not in unknown_env.stderr + unknown_flag.stderr + bad_context.stderr
+    assert missing_key.returncode == 1
+    assert "TARGETING_KEY_MISSING" in missing_key.stdout
+
+
+def test_cli__no_store_running__explains_how_to_start_one(env: dict[str, str]) -> None:
+    result = ff(env, "flags", "list")
+
+    assert result.returncode == 1
+    assert "start it with `ff serve`" in result.stderr
+
+
+def test_cli__invalid_setting__names_the_variable(env: dict[str, str]) -> None:
+    result = ff({**env, "FF_DEFAULT_PROJECT": "Not A Key"}, "flags", "list")
+
+    assert result.returncode == 2
+    assert "FF_DEFAULT_PROJECT" in result.stderr

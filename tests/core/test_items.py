@@ -1,0 +1,84 @@
+"""Item encoding is pure: tested without AWS."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ff_core import limits
+from ff_core.errors import IdempotencyKeyReused, InvalidDefinition
+from ff_core.graph import find_cycle
+from ff_core.models import EntityKind, Flag, Project, Segment, boolean_variants
+from ff_core.store import items as it
+
+
+@pytest.mark.parametrize(
+    ("entity", "model"),
+    [
+        (EntityKind.FLAG, Flag(key="a.b", name="A", salt="s", variants=boolean_variants())),
+        (EntityKind.SEGMENT, Segment(key="beta", name="Beta", included=("u1",))),
+        (EntityKind.PROJECT, Project(key="demo", name="Demo")),
+    ],
+)
+def test_encode_entity__round_trip__same_model(
+    entity: EntityKind, model: Flag | Segment | Project
+) -> None:
+    item = it.encode_entity("demo", entity, model)
+
+    assert it.decode_entity(item) == model
+    assert item["pk"] == {"S": "PROJECT#demo"}
+    assert item["version"] == {"N": "0"}
+
+
+def test_encode_entity__flag_over_limit__invalid_definition_naming_limit() -> None:
+    flag = Flag(key="a", name="A", description="x" * 4000, variants=boolean_variants())
+    big = flag.replace(tags=tuple(f"t{i}" for i in range(limits.MAX_TAGS)))
+    assert it.encode_entity("demo", EntityKind.FLAG, big)
+    huge_variants = {f"v{i}": {"value": "y" * 3000} for i in range(limits.MAX_VARIANTS)}
+    too_big = Flag(key="a", name="A", value_type="string", variants=huge_variants)
+
+    with pytest.raises(InvalidDefinition, match=f"limit is {limits.MAX_FLAG_BYTES} bytes"):
+        it.encode_entity("demo", EntityKind.FLAG, too_big)
+
+
+def test_history_id__later_time__sorts_after() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    ids = [it.history_id(t0 + timedelta(microseconds=i), 100 - i) for i in range(5)]
+    assert ids == sorted(ids)
+    assert it.history_id(t0, 1) < it.history_id(t0, 2)
+
+
+def test_history_pk__segment_and_flag_with_same_key__distinct() -> None:
+    assert it.history_pk("p", EntityKind.FLAG, "beta") != it.history_pk(
+        "p", EntityKind.SEGMENT, "beta"
+    )
+
+
+def test_replayed__other_fingerprint__refused() -> None:
+    item = {
+        "fingerprint": {"S": "a"},
+        "seq": {"N": "3"},
+        "version": {"N": "2"},
+        "history_id": {"S": "h"},
+    }
+    assert it.replayed("k", "a", item).seq == 3
+    with pytest.raises(IdempotencyKeyReused):
+        it.replayed("k", "b", item)
+
+
+@pytest.mark.parametrize(
+    ("edges", "start", "cycle"),
+    [
+        ({"a": ["b"], "b": []}, "a", None),
+        ({"a": ["b"], "b": ["a"]}, "a", ["a", "b", "a"]),
+        ({"a": ["b", "c"], "b": ["d"], "c": ["d"], "d": ["a"]}, "a", ["a", "b", "d", "a"]),
+        # A cycle elsewhere that does not pass through start is not start's problem.
+        ({"a": ["b"], "b": ["c"], "c": ["b"]}, "a", None),
+        ({"a": []}, "a", None),
+    ],
+)
+def test_find_cycle__graphs__finds_paths_through_start(
+    edges: dict[str, list[str]], start: str, cycle: list[str] | None
+) -> None:
+    assert find_cycle(edges, start) == cycle
