@@ -28,3 +28,25 @@ def find_cycle(edges: Mapping[str, Iterable[str]], start: str) -> list[str] | No
         path.append(following)
         stack.append(iter(edges.get(following, ())))
     return None
+
+
+def evaluation_costs(edges: Mapping[str, Iterable[str]]) -> dict[str, int]:
+    """For each flag, how many flag evaluations evaluating it causes (itself included).
+
+    The graph must be acyclic (every write is checked with ``find_cycle`` first).
+    Iterative and memoised: linear in the graph's size, whatever its depth.
+    """
+    cost: dict[str, int] = {}
+    for root in edges:
+        stack: list[tuple[str, bool]] = [(root, False)]
+        while stack:
+            node, children_done = stack.pop()
+            if node in cost:
+                continue
+            children = list(edges.get(node, ()))
+            if children_done:
+                cost[node] = 1 + sum(cost.get(child, 1) for child in children)
+                continue
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if child not in cost)
+    return cost

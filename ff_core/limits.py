@@ -18,6 +18,9 @@ MAX_TARGETS_PER_ENVIRONMENT: Final = 64
 MAX_VALUES_PER_TARGET: Final = 10_000
 MAX_PREREQUISITES: Final = 16
 MAX_PREREQUISITE_DEPTH: Final = 16
+# Flag evaluations one evaluation may cause through prerequisites, shared ones counted
+# each time: depth alone would let a diamond-shaped graph cost 16^16.
+MAX_PREREQUISITE_EVALUATIONS: Final = 256
 MAX_SEGMENT_KEYS: Final = 10_000
 MAX_SEGMENT_RULES: Final = 100
 MAX_TAGS: Final = 32

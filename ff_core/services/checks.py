@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ff_core import limits
 from ff_core.errors import CycleDetected, InvalidDefinition
-from ff_core.graph import find_cycle
+from ff_core.graph import evaluation_costs, find_cycle
 from ff_core.models import Flag, Project, Segment
 
 
@@ -67,6 +68,7 @@ def check_references(
                 field=f"environments.{env}.prerequisites",
                 cycle=cycle,
             )
+        _check_cost(edges, env)
 
 
 def _check_required_variants(flag: Flag, flags: Mapping[str, Flag]) -> None:
@@ -83,6 +85,18 @@ def _check_required_variants(flag: Flag, flags: Mapping[str, Flag]) -> None:
                         field="variants",
                         dependents=[other.key],
                     )
+
+
+def _check_cost(edges: dict[str, list[str]], env: str) -> None:
+    """Refuse a prerequisite that makes any flag too costly to evaluate."""
+    for start, cost in evaluation_costs(edges).items():
+        if cost > limits.MAX_PREREQUISITE_EVALUATIONS:
+            raise InvalidDefinition(
+                f"environments.{env}.prerequisites: evaluating {start!r} would evaluate "
+                f"{cost} flags through prerequisites; the limit is "
+                f"{limits.MAX_PREREQUISITE_EVALUATIONS}",
+                field=f"environments.{env}.prerequisites",
+            )
 
 
 def dependents(key: str, flags: Mapping[str, Flag]) -> list[str]:

@@ -37,11 +37,11 @@ def _environment(path: Path) -> CompiledEnvironment:
 
 
 def _all_cases() -> list[Any]:
-    params = []
-    for path in CASE_FILES:
-        for case in _load(path)["cases"]:
-            params.append(pytest.param(path, case, id=f"{path.name}:{case['name']}"))
-    return params
+    return [
+        pytest.param(path, case, id=f"{path.name}:{case['name']}")
+        for path in CASE_FILES
+        for case in _load(path)["cases"]
+    ]
 
 
 def _clauses(document: dict[str, Any]) -> list[dict[str, Any]]:

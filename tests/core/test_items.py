@@ -8,7 +8,7 @@ import pytest
 
 from ff_core import limits
 from ff_core.errors import IdempotencyKeyReused, InvalidDefinition
-from ff_core.graph import find_cycle
+from ff_core.graph import evaluation_costs, find_cycle
 from ff_core.models import EntityKind, Flag, Project, Segment, boolean_variants
 from ff_core.store import items as it
 
@@ -82,3 +82,51 @@ def test_find_cycle__graphs__finds_paths_through_start(
     edges: dict[str, list[str]], start: str, cycle: list[str] | None
 ) -> None:
     assert find_cycle(edges, start) == cycle
+
+
+async def test_check_references__diamond_over_evaluation_budget__refused() -> None:
+    """Depth alone would allow 16^16 evaluations; the write-time budget refuses it."""
+    from ff_core import limits
+    from ff_core.models import EnvironmentConfig, Prerequisite, Serve
+    from ff_core.services.checks import check_references
+
+    def flag(key: str, needs: list[str]) -> Flag:
+        config = EnvironmentConfig(
+            off_variant="off",
+            fallthrough=Serve(variant="on"),
+            prerequisites=tuple(Prerequisite(flag=n, variant="on") for n in needs),
+        )
+        return Flag(key=key, name=key, variants=boolean_variants(), environments={"p": config})
+
+    # Layer i needs both flags of layer i+1; layer 8 needs nothing. Evaluating a flag of
+    # layer i costs 2^(9-i) - 1: layer 1 costs 255 (within the budget), "top" 511.
+    layers = 8
+    flags = {f"l{layers}-{j}": flag(f"l{layers}-{j}", []) for j in range(2)}
+    for i in range(layers - 1, 0, -1):
+        for j in range(2):
+            flags[f"l{i}-{j}"] = flag(f"l{i}-{j}", [f"l{i + 1}-0", f"l{i + 1}-1"])
+    check_references(flags["l1-0"], flags, {}, ["p"])  # 255: accepted
+    top = flag("top", ["l1-0", "l1-1"])
+
+    with pytest.raises(InvalidDefinition, match=str(limits.MAX_PREREQUISITE_EVALUATIONS)):
+        check_references(top, flags, {}, ["p"])
+
+
+@pytest.mark.parametrize(
+    ("edges", "costs"),
+    [
+        ({"a": []}, {"a": 1}),
+        ({"a": ["b"], "b": ["c"], "c": []}, {"a": 3, "b": 2, "c": 1}),
+        # A diamond counts the shared prerequisite once per path, as evaluation does.
+        ({"a": ["b", "c"], "b": ["d"], "c": ["d"], "d": []}, {"a": 5, "b": 2, "c": 2, "d": 1}),
+    ],
+)
+def test_evaluation_costs__graphs__counts_evaluations_per_flag(
+    edges: dict[str, list[str]], costs: dict[str, int]
+) -> None:
+    assert evaluation_costs(edges) == costs
+
+
+def test_evaluation_costs__chain_deeper_than_recursion_limit__no_error() -> None:
+    edges = {f"f{i}": [f"f{i + 1}"] for i in range(5000)}
+    assert evaluation_costs(edges)["f0"] == 5001
