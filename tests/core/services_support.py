@@ -35,23 +35,22 @@ class FakeClock:
 
     def __init__(self) -> None:
         self.now = START
-        self.readings = 0
 
     def __call__(self) -> datetime:
         self.now += timedelta(milliseconds=1)
-        self.readings += 1
         return self.now
 
 
-async def project_services(store: Store, actor: Actor) -> Services:
+async def project_services(store: Store, actor: Actor, clock: FakeClock | None = None) -> Services:
     """Services over ``store`` with a fake clock and the project ``shop`` created."""
-    services = Services(store, FakeClock())
+    services = Services(store, clock or FakeClock())
     await services.projects.create_project(actor, Project(key=PROJECT, name="Shop"))
     return services
 
 
 def boolean_flag(key: str, **fields: Any) -> Flag:
-    return Flag(key=key, name=key.capitalize(), variants=boolean_variants(), **fields)
+    """A flag with variants ``on``/``off`` unless ``fields`` say otherwise."""
+    return Flag(**{"key": key, "name": key.capitalize(), "variants": boolean_variants(), **fields})
 
 
 def config(
@@ -61,6 +60,7 @@ def config(
     prerequisites: dict[str, str] | None = None,
     segments: tuple[str, ...] = (),
 ) -> EnvironmentConfig:
+    """A config serving ``serve``; ``segments`` adds one rule matching any of them."""
     rules = (
         (
             Rule(

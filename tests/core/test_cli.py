@@ -148,3 +148,16 @@ def test_cli__invalid_setting__names_the_variable(env: dict[str, str]) -> None:
 
     assert result.returncode == 2
     assert "FF_DEFAULT_PROJECT" in result.stderr
+
+
+def test_readme__python_snippet__runs_against_ff_serve(server: Server, env: dict[str, str]) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    server.start()
+
+    result = subprocess.run(
+        [sys.executable, "-c", snippet], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True on TARGETING_MATCH"
