@@ -52,6 +52,8 @@ class HistoryEntry(Model):
     actor: Actor
     at: datetime
     environment: str | None = None
+    # The environments the change was limited to; empty means the whole flag changed.
+    environments: tuple[str, ...] = ()
     note: str = Field(default="", max_length=limits.MAX_NOTE_LENGTH)
     old: dict[str, Any] | None = None
     new: dict[str, Any] | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from ff_core.errors import AlreadyExists, InvalidDefinition, NotFound, VersionConflict
@@ -17,7 +18,7 @@ from ff_core.models import (
 )
 from ff_core.services.checks import check_environments, check_references, dependents
 from ff_core.services.writer import Change, Writer
-from ff_core.store import Page
+from ff_core.store import Page, ProjectState
 from ff_core.validation import validated
 
 # Fields of a flag that update_flag may change; the rest have their own operations.
@@ -83,6 +84,7 @@ class FlagService:
             state = await self._store.load_project(project)
             if flag.key in state.flags:
                 raise AlreadyExists(f"flag {flag.key!r} already exists in project {project!r}")
+            version = await self._next_version(project, flag.key)
             envs = state.project.environment_keys()
             check_environments(state.project, list(flag.environments))
             now = self._writer.clock()
@@ -91,8 +93,8 @@ class FlagService:
             }
             new = validated(
                 lambda: flag.replace(
-                    environments={k: c.replace(version=1) for k, c in configs.items()},
-                    version=1,
+                    environments={k: c.replace(version=version) for k, c in configs.items()},
+                    version=version,
                     created_at=now,
                     updated_at=now,
                 ),
@@ -174,23 +176,14 @@ class FlagService:
         """Replace one environment's config; ``expected_version`` is that config's version."""
 
         async def plan() -> Change:
-            state = await self._store.load_project(project)
-            check_environments(state.project, [environment])
-            old = _existing(state.flags, key, project)
-            current = old.environments.get(environment) or default_environment_config(old)
-            if expected_version is not None and current.version != expected_version:
-                raise _conflict(key, environment, expected_version, current.version)
+            state, old, current = await self._environment(
+                project, key, environment, expected_version
+            )
             new = _with_environment(
                 old, environment, config.replace(version=current.version + 1), self._writer
             )
             check_references(new, state.flags, state.segments, [environment])
-            return Change(
-                old=old,
-                new=new,
-                action=Action.ENVIRONMENT_UPDATED,
-                environments=(environment,),
-                environment=environment,
-            )
+            return Change.in_environments(old, new, Action.ENVIRONMENT_UPDATED, (environment,))
 
         request = {
             "op": "environment",
@@ -215,12 +208,7 @@ class FlagService:
         """Flip one environment's kill switch."""
 
         async def plan() -> Change | None:
-            state = await self._store.load_project(project)
-            check_environments(state.project, [environment])
-            old = _existing(state.flags, key, project)
-            current = old.environments.get(environment) or default_environment_config(old)
-            if expected_version is not None and current.version != expected_version:
-                raise _conflict(key, environment, expected_version, current.version)
+            _, old, current = await self._environment(project, key, environment, expected_version)
             if current.enabled == enabled:
                 return None
             new = _with_environment(
@@ -229,13 +217,7 @@ class FlagService:
                 current.replace(enabled=enabled, version=current.version + 1),
                 self._writer,
             )
-            return Change(
-                old=old,
-                new=new,
-                action=Action.ENABLED_SET,
-                environments=(environment,),
-                environment=environment,
-            )
+            return Change.in_environments(old, new, Action.ENABLED_SET, (environment,))
 
         request = {
             "op": "enabled",
@@ -281,13 +263,7 @@ class FlagService:
                 ),
                 "flag",
             )
-            return Change(
-                old=old,
-                new=new,
-                action=Action.ENABLED_SET,
-                environments=tuple(changed),
-                environment=changed[0] if len(changed) == 1 else None,
-            )
+            return Change.in_environments(old, new, Action.ENABLED_SET, tuple(changed))
 
         request = {"op": "enabled_in", "environments": wanted}
         return await self._flag(actor, project, key, request, plan, note, idempotency_key, None)
@@ -353,43 +329,38 @@ class FlagService:
         async def plan() -> Change:
             state = await self._store.load_project(project)
             old = state.flags.get(key)
-            envs = state.project.environment_keys()
             now = self._writer.clock()
-            if old is not None and entry.environment is not None:
-                env = entry.environment
-                restored = target.environments.get(env) or default_environment_config(target)
-                current = old.environments.get(env) or default_environment_config(old)
-                new = _with_environment(
-                    old, env, restored.replace(version=current.version + 1), self._writer
-                )
-                changed: tuple[str, ...] = (env,)
-            else:
-                configs = {}
-                for env_key, config in target.environments.items():
-                    previous = old.environments.get(env_key) if old is not None else None
-                    configs[env_key] = config.replace(
-                        version=(previous.version if previous is not None else 0) + 1
-                    )
+            if old is not None and entry.environments:
+                configs = dict(old.environments)
+                for env in entry.environments:
+                    restored = target.environments.get(env) or default_environment_config(target)
+                    current = old.environments.get(env) or default_environment_config(old)
+                    configs[env] = restored.replace(version=current.version + 1)
                 new = validated(
-                    lambda: target.replace(
-                        environments=configs,
-                        version=(old.version if old is not None else 0) + 1,
-                        updated_at=now,
+                    lambda: old.replace(
+                        environments=configs, version=old.version + 1, updated_at=now
                     ),
                     "flag",
                 )
-                changed = tuple(configs)
-            check_references(new, state.flags, state.segments, envs)
+                change = Change.in_environments(old, new, Action.ROLLED_BACK, entry.environments)
+            else:
+                version = old.version + 1 if old else await self._next_version(project, key)
+                previous = old.environments if old else {}
+                configs = {
+                    env: config.replace(
+                        version=previous[env].version + 1 if env in previous else version
+                    )
+                    for env, config in target.environments.items()
+                }
+                new = validated(
+                    lambda: target.replace(environments=configs, version=version, updated_at=now),
+                    "flag",
+                )
+                change = Change(old, new, Action.ROLLED_BACK, tuple(configs))
+            check_references(new, state.flags, state.segments, state.project.environment_keys())
             if new.archived and (old is None or not old.archived):
                 _refuse_if_needed(key, state.flags, "archive")
-            return Change(
-                old=old,
-                new=new,
-                action=Action.ROLLED_BACK,
-                environments=changed,
-                environment=entry.environment if old is not None else None,
-                rolled_back_to=history_id,
-            )
+            return replace(change, rolled_back_to=history_id)
 
         return await self._flag(
             actor,
@@ -401,6 +372,23 @@ class FlagService:
             idempotency_key,
             None,
         )
+
+    async def _environment(
+        self, project: str, key: str, environment: str, expected_version: int | None
+    ) -> tuple[ProjectState, Flag, EnvironmentConfig]:
+        """The project, the flag and its config in ``environment``, at the expected version."""
+        state = await self._store.load_project(project)
+        check_environments(state.project, [environment])
+        flag = _existing(state.flags, key, project)
+        current = flag.environments.get(environment) or default_environment_config(flag)
+        if expected_version is not None and current.version != expected_version:
+            raise _conflict(key, environment, expected_version, current.version)
+        return state, flag, current
+
+    async def _next_version(self, project: str, key: str) -> int:
+        """Versions go on after a delete, so followers never see a recreated flag as older."""
+        newest = (await self._store.list_history(project, EntityKind.FLAG, key, 1)).items
+        return newest[0].version + 1 if newest else 1
 
     async def _flag(
         self,

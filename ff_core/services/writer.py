@@ -34,7 +34,17 @@ class Change:
     action: Action
     environments: tuple[str, ...] = ()
     environment: str | None = None
+    # The environments the change is limited to; empty: the whole entity.
+    scoped_to: tuple[str, ...] = ()
     rolled_back_to: str | None = None
+
+    @classmethod
+    def in_environments(
+        cls, old: Entity, new: Entity, action: Action, environments: tuple[str, ...]
+    ) -> Change:
+        """A change limited to ``environments`` of a flag."""
+        single = environments[0] if len(environments) == 1 else None
+        return cls(old, new, action, environments, single, environments)
 
 
 Plan = Callable[[], Awaitable[Change | None]]
@@ -111,6 +121,7 @@ class Writer:
                 fingerprint=fingerprint,
                 environments=change.environments,
                 environment=change.environment,
+                scoped_to=change.scoped_to,
                 note=note,
                 rolled_back_to=change.rolled_back_to,
             )

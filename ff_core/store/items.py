@@ -117,6 +117,7 @@ def history_entry(write: Write, seq: int) -> HistoryEntry:
         actor=write.actor,
         at=write.at,
         environment=write.environment,
+        environments=write.scoped_to,
         note=write.note,
         old=write.old.model_dump(mode="json") if write.old is not None else None,
         new=write.new.model_dump(mode="json") if write.new is not None else None,

@@ -43,6 +43,8 @@ class Write:
     fingerprint: str
     environments: tuple[str, ...] = ()
     environment: str | None = None
+    # Environments the change was limited to (history); empty: the whole entity.
+    scoped_to: tuple[str, ...] = ()
     note: str = ""
     rolled_back_to: str | None = None
 

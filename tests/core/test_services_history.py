@@ -273,3 +273,62 @@ async def test_rollback__to_archived_state_of_a_prerequisite__refused_naming_dep
         await services.flags.rollback(alice, PROJECT, "base", archived.id)
 
     assert await written(services, "checkout", "base") == before
+
+
+# -- scope and version continuity ------------------------------------------------------------
+
+
+async def test_rollback__set_enabled_in_over_two_environments__restores_only_those(
+    services: Services, alice: Actor, bob: Actor
+) -> None:
+    await services.flags.create_flag(alice, PROJECT, boolean_flag("checkout"))
+    await services.flags.set_enabled_in(alice, PROJECT, "checkout", ["development", "staging"])
+    await services.flags.set_enabled_in(alice, PROJECT, "checkout", [])
+    switched_off = (await _history(services))[0]
+    await services.flags.update_flag(alice, PROJECT, "checkout", {"name": "Renamed later"})
+    await services.flags.set_enabled(alice, PROJECT, "checkout", "production", True)
+
+    restored = await services.flags.rollback(bob, PROJECT, "checkout", switched_off.id)
+
+    assert switched_off.environments == ("development", "staging")
+    assert switched_off.environment is None
+    assert {e: c.enabled for e, c in restored.environments.items()} == {
+        "development": False,
+        "staging": False,
+        # Not part of the entry's scope: keeps the later change.
+        "production": True,
+    }
+    assert restored.name == "Renamed later"
+    [entry, *_] = await _history(services)
+    assert entry.environments == ("development", "staging")
+    assert entry.rolled_back_to == switched_off.id
+
+
+async def test_create_flag__after_delete__versions_continue_from_history(
+    services: Services, alice: Actor
+) -> None:
+    await services.flags.create_flag(alice, PROJECT, boolean_flag("checkout"))
+    await services.flags.set_enabled(alice, PROJECT, "checkout", "production", True)
+    await services.flags.delete_flag(alice, PROJECT, "checkout")  # version 3
+
+    recreated = await services.flags.create_flag(alice, PROJECT, boolean_flag("checkout"))
+
+    assert recreated.version == 4
+    assert {c.version for c in recreated.environments.values()} == {4}
+    changes = await services.store.read_changes(PROJECT, 0)
+    assert [c.version for c in changes if c.key == "checkout"] == [1, 2, 3, 4]
+
+
+async def test_rollback__after_delete__recreates_with_continued_version(
+    services: Services, alice: Actor
+) -> None:
+    created = await services.flags.create_flag(alice, PROJECT, boolean_flag("checkout"))
+    await services.flags.delete_flag(alice, PROJECT, "checkout")
+    first = (await _history(services))[-1]
+
+    restored = await services.flags.rollback(alice, PROJECT, "checkout", first.id)
+
+    assert restored.version == 3
+    assert restored.environments == {
+        k: c.replace(version=3) for k, c in created.environments.items()
+    }
