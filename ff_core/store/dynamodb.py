@@ -18,6 +18,7 @@ from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ff_core.errors import (
+    AlreadyExists,
     FFError,
     NotFound,
     StoreError,
@@ -25,7 +26,16 @@ from ff_core.errors import (
     Throttled,
     VersionConflict,
 )
-from ff_core.models import ChangeEntry, EntityKind, Flag, HistoryEntry, Project, Segment
+from ff_core.models import (
+    ApiKey,
+    ChangeEntry,
+    EntityKind,
+    Flag,
+    HistoryEntry,
+    Member,
+    Project,
+    Segment,
+)
 from ff_core.settings import Settings
 from ff_core.store import items as it
 from ff_core.store.protocol import Committed, Page, ProjectState, Write
@@ -416,3 +426,96 @@ class DynamoStore:
             )
         )
         return [ChangeEntry.model_validate_json(i["doc"]["S"]) for i in response["Items"]]
+
+    # -- access: API keys and members ---------------------------------------------------------
+
+    async def save_api_key(self, key: ApiKey, *, create: bool) -> None:
+        by_hash, listed = it.apikey_items(key)
+        condition = "attribute_not_exists(pk)" if create else "attribute_exists(pk)"
+        try:
+            await self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": by_hash,
+                            "ConditionExpression": condition,
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": listed}},
+                ]
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                if create:
+                    raise AlreadyExists(f"API key {key.id!r} exists already") from exc
+                raise NotFound(
+                    f"API key {key.id!r} not found", entity="api_key", key=key.id
+                ) from exc
+            raise translate(exc, self._table) from exc
+        except BotoCoreError as exc:
+            raise translate(exc, self._table) from exc
+
+    async def get_api_key(self, key_hash: str) -> ApiKey | None:
+        item = await self._get(f"APIKEY#{key_hash}", it.META)
+        return None if item is None else ApiKey.model_validate_json(item["doc"]["S"])
+
+    async def list_api_keys(self, project: str) -> list[ApiKey]:
+        return [
+            ApiKey.model_validate_json(item["doc"]["S"])
+            async for item in self._query(
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"KEYS#{project}"}},
+                ConsistentRead=True,
+            )
+        ]
+
+    async def save_member(self, member: Member) -> None:
+        by_email, by_project = it.member_items(member)
+        await self._call(
+            self._client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self._table, "Item": by_email}},
+                    {"Put": {"TableName": self._table, "Item": by_project}},
+                ]
+            )
+        )
+
+    async def delete_member(self, project: str, email: str) -> None:
+        await self._call(
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": {
+                                "pk": {"S": f"MEMBER#{email}"},
+                                "sk": {"S": f"PROJECT#{project}"},
+                            },
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": {"pk": {"S": f"MEMBERS#{project}"}, "sk": {"S": email}},
+                        }
+                    },
+                ]
+            )
+        )
+
+    async def list_members(self, project: str) -> list[Member]:
+        return await self._members(f"MEMBERS#{project}")
+
+    async def list_memberships(self, email: str) -> list[Member]:
+        return await self._members(f"MEMBER#{email}")
+
+    async def _members(self, pk: str) -> list[Member]:
+        return [
+            Member.model_validate_json(item["doc"]["S"])
+            async for item in self._query(
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": pk}},
+                ConsistentRead=True,
+            )
+        ]

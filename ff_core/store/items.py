@@ -23,11 +23,13 @@ from typing import Any
 from ff_core import limits
 from ff_core.errors import IdempotencyKeyReused, InvalidDefinition
 from ff_core.models import (
+    ApiKey,
     ChangeEntry,
     ChangeKind,
     EntityKind,
     Flag,
     HistoryEntry,
+    Member,
     Project,
     Segment,
 )
@@ -197,3 +199,29 @@ def history_page(entries: list[HistoryEntry], limit: int) -> Page[HistoryEntry]:
         entries = entries[:limit]
         return Page(entries, next_cursor=entries[-1].id)
     return Page(entries, next_cursor=None)
+
+
+def apikey_items(key: ApiKey) -> tuple[Item, Item]:
+    """The record looked up by hash, and its entry in the project's key list."""
+    doc = {"S": dump_model(key)}
+    return (
+        {"pk": {"S": f"APIKEY#{key.hash}"}, "sk": {"S": META}, "doc": doc},
+        {"pk": {"S": f"KEYS#{key.project}"}, "sk": {"S": key.id}, "doc": doc},
+    )
+
+
+def member_items(member: Member) -> tuple[Item, Item]:
+    """By email (a user's projects) and by project (its members)."""
+    doc = {"S": dump_model(member)}
+    return (
+        {
+            "pk": {"S": f"MEMBER#{member.email}"},
+            "sk": {"S": f"PROJECT#{member.project}"},
+            "doc": doc,
+        },
+        {"pk": {"S": f"MEMBERS#{member.project}"}, "sk": {"S": member.email}, "doc": doc},
+    )
+
+
+def dump_model(model: ApiKey | Member) -> str:
+    return model.model_dump_json()

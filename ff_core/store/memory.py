@@ -8,8 +8,17 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
-from ff_core.errors import IdempotencyKeyReused, NotFound, VersionConflict
-from ff_core.models import ChangeEntry, EntityKind, Flag, HistoryEntry, Project, Segment
+from ff_core.errors import AlreadyExists, IdempotencyKeyReused, NotFound, VersionConflict
+from ff_core.models import (
+    ApiKey,
+    ChangeEntry,
+    EntityKind,
+    Flag,
+    HistoryEntry,
+    Member,
+    Project,
+    Segment,
+)
 from ff_core.store import items as it
 from ff_core.store.protocol import Committed, Entity, Page, ProjectState, Write
 
@@ -25,6 +34,8 @@ class MemoryStore:
         self._changes: defaultdict[str, list[ChangeEntry]] = defaultdict(list)
         self._idempotency: dict[tuple[str, str], tuple[str, Committed]] = {}
         self._lock = asyncio.Lock()
+        self._keys: dict[str, ApiKey] = {}
+        self._members: dict[tuple[str, str], Member] = {}
 
     async def ensure_table(self) -> None:
         return None
@@ -148,3 +159,33 @@ class MemoryStore:
         self, project: str, after_seq: int, limit: int = 1000
     ) -> list[ChangeEntry]:
         return [c for c in self._changes[project] if c.seq > after_seq][:limit]
+
+    async def save_api_key(self, key: ApiKey, *, create: bool) -> None:
+        exists = key.hash in self._keys
+        if create and exists:
+            raise AlreadyExists(f"API key {key.id!r} exists already")
+        if not create and not exists:
+            raise NotFound(f"API key {key.id!r} not found", entity="api_key", key=key.id)
+        self._keys[key.hash] = key
+
+    async def get_api_key(self, key_hash: str) -> ApiKey | None:
+        return self._keys.get(key_hash)
+
+    async def list_api_keys(self, project: str) -> list[ApiKey]:
+        return sorted((k for k in self._keys.values() if k.project == project), key=lambda k: k.id)
+
+    async def save_member(self, member: Member) -> None:
+        self._members[(member.project, member.email)] = member
+
+    async def delete_member(self, project: str, email: str) -> None:
+        self._members.pop((project, email), None)
+
+    async def list_members(self, project: str) -> list[Member]:
+        return sorted(
+            (m for (p, _), m in self._members.items() if p == project), key=lambda m: m.email
+        )
+
+    async def list_memberships(self, email: str) -> list[Member]:
+        return sorted(
+            (m for (_, e), m in self._members.items() if e == email), key=lambda m: m.project
+        )

@@ -9,10 +9,12 @@ from typing import Generic, Protocol, TypeVar
 from ff_core.models import (
     Action,
     Actor,
+    ApiKey,
     ChangeEntry,
     EntityKind,
     Flag,
     HistoryEntry,
+    Member,
     Project,
     Segment,
 )
@@ -107,3 +109,17 @@ class Store(Protocol):
     async def read_changes(
         self, project: str, after_seq: int, limit: int = 1000
     ) -> list[ChangeEntry]: ...
+
+    async def save_api_key(self, key: ApiKey, *, create: bool) -> None: ...
+
+    async def get_api_key(self, key_hash: str) -> ApiKey | None: ...
+
+    async def list_api_keys(self, project: str) -> list[ApiKey]: ...
+
+    async def save_member(self, member: Member) -> None: ...
+
+    async def delete_member(self, project: str, email: str) -> None: ...
+
+    async def list_members(self, project: str) -> list[Member]: ...
+
+    async def list_memberships(self, email: str) -> list[Member]: ...

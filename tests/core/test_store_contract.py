@@ -12,15 +12,25 @@ from typing import Any
 import pytest
 
 from ff_core import limits
-from ff_core.errors import IdempotencyKeyReused, InvalidDefinition, NotFound, VersionConflict
+from ff_core.errors import (
+    AlreadyExists,
+    IdempotencyKeyReused,
+    InvalidDefinition,
+    NotFound,
+    VersionConflict,
+)
 from ff_core.models import (
     Action,
     Actor,
+    ApiKey,
     ChangeKind,
     EntityKind,
     EnvironmentConfig,
     Flag,
+    KeyKind,
+    Member,
     Project,
+    Role,
     Segment,
     Serve,
     Target,
@@ -325,3 +335,62 @@ async def test_reads__missing_things__not_found(store: Store, alice: Actor) -> N
         await store.get_history_entry("demo", EntityKind.FLAG, "nope", "2026#000000000001")
     assert (await store.list_history("demo", EntityKind.FLAG, "nope")).items == []
     assert await store.get_seq("nope") == 0
+
+
+def api_key(key_id: str, *, project: str = "demo", revoked: bool = False) -> ApiKey:
+    return ApiKey(
+        id=key_id,
+        project=project,
+        kind=KeyKind.SERVER,
+        name="backend",
+        prefix="ffs_abcdefgh",
+        hash=f"{key_id:0>64}",
+        environment="production",
+        created_by="alice",
+        created_at=T0,
+        revoked_at=T0 if revoked else None,
+    )
+
+
+async def test_api_keys__create_find_list_revoke__by_hash_and_project(store: Store) -> None:
+    await store.ensure_table()
+    await store.save_api_key(api_key("k1"), create=True)
+    await store.save_api_key(api_key("k2"), create=True)
+    await store.save_api_key(api_key("k3", project="other"), create=True)
+
+    await store.save_api_key(api_key("k1", revoked=True), create=False)
+
+    found = await store.get_api_key(api_key("k1").hash)
+    assert found is not None
+    assert found.revoked_at == T0
+    assert await store.get_api_key("f" * 64) is None
+    assert [k.id for k in await store.list_api_keys("demo")] == ["k1", "k2"]
+    assert [k.revoked_at for k in await store.list_api_keys("demo")] == [T0, None]
+    with pytest.raises(AlreadyExists):
+        await store.save_api_key(api_key("k2"), create=True)
+    with pytest.raises(NotFound):
+        await store.save_api_key(api_key("k9"), create=False)
+
+
+async def test_members__save_list_delete__both_directions(store: Store) -> None:
+    await store.ensure_table()
+    for project, email, role in [
+        ("demo", "a@x.io", Role.OWNER),
+        ("demo", "b@x.io", Role.VIEWER),
+        ("other", "a@x.io", Role.EDITOR),
+    ]:
+        await store.save_member(
+            Member(project=project, email=email, role=role, added_by="root", added_at=T0)
+        )
+
+    await store.save_member(
+        Member(project="demo", email="b@x.io", role=Role.EDITOR, added_by="root", added_at=T0)
+    )
+    await store.delete_member("other", "a@x.io")
+
+    assert [(m.email, m.role) for m in await store.list_members("demo")] == [
+        ("a@x.io", Role.OWNER),
+        ("b@x.io", Role.EDITOR),
+    ]
+    assert [m.project for m in await store.list_memberships("a@x.io")] == ["demo"]
+    assert await store.list_members("other") == []
