@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -14,11 +15,11 @@ import orjson
 import typer
 from pydantic import ValidationError
 
-from ff_core import demo, embedded
+from ff_core import demo, embedded, keys
 from ff_core.admin import library_actor
 from ff_core.errors import FFError
 from ff_core.evaluation import CompiledEnvironment, evaluate
-from ff_core.models import Flag
+from ff_core.models import ApiKey, Flag, KeyKind, Role
 from ff_core.runtime import open_store
 from ff_core.services import Services
 from ff_core.settings import Settings
@@ -30,9 +31,11 @@ app = typer.Typer(help="ff: self-hosted feature flags.", no_args_is_help=True)
 flags_app = typer.Typer(help="Read and change flags.", no_args_is_help=True)
 projects_app = typer.Typer(help="Projects.", no_args_is_help=True)
 table_app = typer.Typer(help="The DynamoDB table.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: server, client and admin.", no_args_is_help=True)
 app.add_typer(flags_app, name="flags")
 app.add_typer(projects_app, name="projects")
 app.add_typer(table_app, name="table")
+app.add_typer(keys_app, name="keys")
 
 ProjectOpt = Annotated[
     str | None, typer.Option("--project", "-p", help="Default: FF_DEFAULT_PROJECT")
@@ -147,6 +150,70 @@ def _banner(settings: Settings, endpoint: str, seeded: bool, restored: int) -> N
         "Stop with Ctrl-C.",
     )
     sys.stdout.flush()
+
+
+@app.command()
+def api() -> None:
+    """Run the evaluation and management API (FF_API_HOST, FF_API_PORT)."""
+    import uvicorn
+
+    host, port = os.environ.get("FF_API_HOST", "127.0.0.1"), os.environ.get("FF_API_PORT", "8080")
+    # A string factory: ff_core never imports ff_api (dependencies point one way).
+    uvicorn.run("ff_api.app:create_app", factory=True, host=host, port=int(port), log_level="info")
+
+
+@keys_app.command("create")
+def keys_create(
+    kind: Annotated[KeyKind, typer.Option(help="server, client or admin")],
+    name: Annotated[str, typer.Option(help="What the key is for")],
+    project: ProjectOpt = None,
+    environment: Annotated[str | None, typer.Option("--environment", "-e")] = None,
+    role: Annotated[Role | None, typer.Option(help="For admin keys")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a key. The raw key is printed once and cannot be shown again."""
+
+    async def work(services: Services, settings: Settings) -> tuple[ApiKey, str]:
+        access = Services(services.store, key_secret=keys.load_secret(settings)).access
+        return await access.create_key(
+            library_actor(),
+            project or settings.default_project,
+            kind,
+            name,
+            environment=environment,
+            role=role,
+        )
+
+    key, raw = _run(work)
+    if as_json:
+        _print({**key.model_dump(mode="json", exclude={"hash"}), "key": raw}, True)
+    else:
+        typer.echo(f"{raw}\n(shown once: store it now; it is kept only as a hash)")
+
+
+@keys_app.command("list")
+def keys_list(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
+    found = _run(lambda s, st: s.access.list_keys(project or st.default_project))
+    rows = [["ID", "KIND", "PREFIX", "ENV/ROLE", "NAME", "REVOKED"]] + [
+        [
+            k.id,
+            k.kind.value,
+            k.prefix,
+            k.environment or str(k.role),
+            k.name,
+            str(k.revoked_at or ""),
+        ]
+        for k in found
+    ]
+    _print([k.model_dump(mode="json", exclude={"hash"}) for k in found], as_json, rows)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, project: ProjectOpt = None) -> None:
+    revoked = _run(
+        lambda s, st: s.access.revoke_key(library_actor(), project or st.default_project, key_id)
+    )
+    typer.echo(f"revoked {revoked.id} ({revoked.prefix}...)")
 
 
 @table_app.command("create")

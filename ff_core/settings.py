@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, SecretStr, StringConstraints
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ff_core import limits
@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1, le=10)
     change_log_ttl_days: int = Field(default=7, ge=1, le=365)
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # Keys are stored as HMAC-SHA256(key_secret, raw key). Required with a real DynamoDB;
+    # the embedded store keeps a generated one in its data directory.
+    key_secret: SecretStr | None = Field(default=None, min_length=32)
 
     @property
     def embedded(self) -> bool:

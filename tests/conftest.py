@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -14,6 +15,9 @@ from ff_core.settings import Settings
 from ff_core.store import DynamoStore, MemoryStore, Store
 
 TEST_CREDENTIALS = ("testing", "testing")
+# Processes started by the tests (the API under uvicorn) reach moto with these; never real AWS.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 
 @pytest.fixture(scope="session")

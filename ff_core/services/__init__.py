@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ff_core.services.access import AccessService
 from ff_core.services.flags import FlagService
 from ff_core.services.projects import ProjectService
 from ff_core.services.segments import SegmentService
@@ -12,15 +13,17 @@ from ff_core.store import Store
 class Services:
     """Every service over one store and one clock."""
 
-    def __init__(self, store: Store, clock: Clock = utcnow) -> None:
+    def __init__(self, store: Store, clock: Clock = utcnow, *, key_secret: bytes = b"") -> None:
         writer = Writer(store, clock)
         self.store = store
+        self.access = AccessService(writer, key_secret)
         self.projects = ProjectService(writer)
         self.flags = FlagService(writer)
         self.segments = SegmentService(writer)
 
 
 __all__ = [
+    "AccessService",
     "FlagService",
     "ProjectService",
     "SegmentService",

@@ -1,0 +1,76 @@
+"""The ASGI app: ``create_app(settings)``; its lifespan owns the store, snapshots and follower."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+from ff_api.auth import KeyAuthenticator
+from ff_api.errors import HANDLERS
+from ff_api.routes import evaluation, health
+from ff_api.settings import ApiSettings
+from ff_api.snapshots import Snapshots
+from ff_api.state import ApiState
+from ff_core import keys
+from ff_core.runtime import open_store
+from ff_core.services import Services
+from ff_core.store import Store
+
+
+def create_app(settings: ApiSettings | None = None, *, store: Store | None = None) -> Starlette:
+    """The evaluation and management API. ``store`` overrides the configured one (tests)."""
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            active = (
+                store
+                if store is not None
+                else await stack.enter_async_context(open_store(settings))
+            )
+            secret = keys.load_secret(settings)
+            snapshots = Snapshots(active, settings.poll_interval_s)
+            app.state.ff = ApiState(
+                settings=settings,
+                store=active,
+                services=Services(active, key_secret=secret),
+                snapshots=snapshots,
+                auth=KeyAuthenticator(active, secret, settings.poll_interval_s),
+            )
+            follower = asyncio.create_task(snapshots.follow_forever(), name="ff-change-follower")
+            try:
+                yield
+            finally:
+                follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await follower
+
+    middleware = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST"],
+            allow_headers=[
+                "Authorization",
+                "X-API-Key",
+                "Content-Type",
+                "If-None-Match",
+                "Last-Event-ID",
+            ],
+            expose_headers=["ETag"],
+        )
+    ]
+    return Starlette(
+        routes=[*health.routes, *evaluation.routes],
+        middleware=middleware,
+        exception_handlers=HANDLERS,
+        lifespan=lifespan,
+    )

@@ -1,0 +1,63 @@
+"""API-key authentication: ``Authorization: Bearer <key>`` or ``X-API-Key``.
+
+Lookups are cached for at most the poll interval, so a revocation takes effect on
+every replica within it (the store is the truth; no replica holds keys of its own).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+
+from starlette.requests import Request
+
+from ff_core import keys
+from ff_core.errors import Forbidden, Unauthorized
+from ff_core.models import ApiKey, KeyKind
+from ff_core.store import Store
+
+_CACHE_LIMIT = 10_000
+
+
+def raw_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.headers.get("x-api-key") or None
+
+
+class KeyAuthenticator:
+    def __init__(self, store: Store, secret: bytes, ttl_s: float) -> None:
+        self._store = store
+        self._secret = secret
+        self._ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, ApiKey | None]] = {}
+
+    async def lookup(self, raw: str) -> ApiKey | None:
+        digest = keys.digest(raw, self._secret)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = await self._store.get_api_key(digest) if keys.looks_like_key(raw) else None
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[digest] = (now + self._ttl_s, found)
+        return found
+
+    async def authenticate(self, raw: str | None, kinds: Collection[KeyKind]) -> ApiKey:
+        if not raw:
+            raise Unauthorized(
+                "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+            )
+        key = await self.lookup(raw)
+        if key is None or key.revoked_at is not None:
+            raise Unauthorized("invalid or revoked API key")
+        if key.kind not in kinds:
+            allowed = " or ".join(sorted(k.value for k in kinds))
+            raise Forbidden(f"this route takes {allowed} keys, not {key.kind.value} keys")
+        return key
+
+    async def request_key(self, request: Request, kinds: Collection[KeyKind]) -> ApiKey:
+        return await self.authenticate(raw_key(request), kinds)

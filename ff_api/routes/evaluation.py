@@ -1,0 +1,188 @@
+"""Evaluation: ff's own endpoints and the OpenFeature Remote Evaluation Protocol (OFREP).
+
+Server keys see every flag of their environment; client keys (public by design) see only
+``client_visible`` flags, and any other flag answers exactly as a missing one would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ff_api.context import InvalidContext, evaluation_context, read_json
+from ff_api.errors import BadRequest
+from ff_api.state import ApiState, state_of
+from ff_core.evaluation import CompiledEnvironment, ErrorCode, Reason, Resolution, evaluate
+from ff_core.models import ApiKey, KeyKind
+
+EVALUATION_KEYS = (KeyKind.SERVER, KeyKind.CLIENT)
+# OFREP clients accept only OpenFeature's reasons; ours that it lacks map onto the nearest.
+_OFREP_REASON = {Reason.PREREQUISITE_FAILED: "DEFAULT"}
+
+
+async def _environment(request: Request) -> tuple[ApiState, ApiKey, CompiledEnvironment, int]:
+    state = state_of(request)
+    key = await state.auth.request_key(request, EVALUATION_KEYS)
+    assert key.environment is not None
+    snapshot = await state.snapshots.get(key.project)
+    return state, key, snapshot.environment(key.environment), snapshot.seq
+
+
+def _visible(key: ApiKey, env: CompiledEnvironment, flag: str) -> bool:
+    compiled = env.flags.get(flag)
+    return compiled is not None and (key.kind is KeyKind.SERVER or compiled.flag.client_visible)
+
+
+def _resolve(key: ApiKey, env: CompiledEnvironment, flag: str, ctx: dict[str, Any]) -> Resolution:
+    if not _visible(key, env, flag):
+        return Resolution(
+            flag, None, None, Reason.ERROR, ErrorCode.FLAG_NOT_FOUND, f"flag {flag!r} not found"
+        )
+    return evaluate(env, flag, ctx, now=time.time())
+
+
+def _native(result: Resolution) -> dict[str, Any]:
+    return {
+        "value": result.value,
+        "variant": result.variant,
+        "reason": result.reason.value,
+        "error_code": result.error_code.value if result.error_code else None,
+        "error_message": result.error_message,
+        "version": result.version,
+    }
+
+
+def _latency_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+# -- native ------------------------------------------------------------------------------------
+
+
+async def evaluate_bulk(request: Request) -> Response:
+    """POST /api/v1/evaluate ``{"context": {...}, "flags": [keys]?}``."""
+    started = time.perf_counter()
+    state, key, env, _ = await _environment(request)
+    body = await read_json(request, state.settings.max_body_bytes)
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object with 'context' and optional 'flags'")
+    try:
+        ctx = evaluation_context(body.get("context"), state.settings.max_context_bytes)
+    except InvalidContext as exc:
+        raise BadRequest(str(exc), field="context") from None
+    wanted = body.get("flags")
+    if wanted is None:
+        names = [f for f in env.flags if _visible(key, env, f)]
+    elif isinstance(wanted, list) and all(isinstance(f, str) for f in wanted):
+        names = wanted
+    else:
+        raise BadRequest("flags must be a list of flag keys", field="flags")
+    flags = {name: _native(_resolve(key, env, name, ctx)) for name in sorted(names)}
+    return JSONResponse(
+        {"environment": env.environment, "flags": flags, "latency_ms": _latency_ms(started)}
+    )
+
+
+async def evaluate_one(request: Request) -> Response:
+    """GET /api/v1/flags/{key}/evaluate?context=<JSON object>."""
+    started = time.perf_counter()
+    state, key, env, _ = await _environment(request)
+    raw = request.query_params.get("context", "{}")
+    try:
+        ctx = evaluation_context(orjson.loads(raw), state.settings.max_context_bytes)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"context is not valid JSON: {exc}", field="context") from None
+    except InvalidContext as exc:
+        raise BadRequest(str(exc), field="context") from None
+    flag = request.path_params["key"]
+    result = _resolve(key, env, flag, ctx)
+    status = 404 if result.error_code is ErrorCode.FLAG_NOT_FOUND else 200
+    return JSONResponse(
+        {"key": flag, **_native(result), "latency_ms": _latency_ms(started)}, status_code=status
+    )
+
+
+# -- OFREP -------------------------------------------------------------------------------------
+
+
+def _ofrep_success(result: Resolution) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"version": result.version}
+    reason = _OFREP_REASON.get(result.reason)
+    if reason is not None:
+        metadata["ffReason"] = result.reason.value
+    return {
+        "key": result.key,
+        "value": result.value,
+        "reason": reason or result.reason.value,
+        "variant": result.variant,
+        "metadata": metadata,
+    }
+
+
+def _ofrep_error(flag: str, code: ErrorCode | str, details: str) -> dict[str, Any]:
+    return {"key": flag, "errorCode": str(code), "errorDetails": details}
+
+
+async def _ofrep_context(request: Request, state: ApiState) -> dict[str, Any]:
+    body = await read_json(request, state.settings.max_body_bytes)
+    if not isinstance(body, dict):
+        raise InvalidContext("body must be a JSON object with a 'context' object")
+    return evaluation_context(body.get("context"), state.settings.max_context_bytes)
+
+
+async def ofrep_one(request: Request) -> Response:
+    """POST /ofrep/v1/evaluate/flags/{key}."""
+    state, key, env, _ = await _environment(request)
+    flag = request.path_params["key"]
+    try:
+        ctx = await _ofrep_context(request, state)
+    except InvalidContext as exc:
+        return JSONResponse(_ofrep_error(flag, ErrorCode.INVALID_CONTEXT, str(exc)), 400)
+    result = _resolve(key, env, flag, ctx)
+    if result.error_code is ErrorCode.FLAG_NOT_FOUND:
+        return JSONResponse(_ofrep_error(flag, result.error_code, result.error_message or ""), 404)
+    if result.error_code is not None:
+        return JSONResponse(_ofrep_error(flag, result.error_code, result.error_message or ""), 400)
+    return JSONResponse(_ofrep_success(result))
+
+
+async def ofrep_bulk(request: Request) -> Response:
+    """POST /ofrep/v1/evaluate/flags: every visible flag; ETag / If-None-Match -> 304."""
+    state, key, env, seq = await _environment(request)
+    try:
+        ctx = await _ofrep_context(request, state)
+    except InvalidContext as exc:
+        return JSONResponse({"errorCode": "INVALID_CONTEXT", "errorDetails": str(exc)}, 400)
+    # Results depend only on the project's state (its seq) and the context.
+    tag = hashlib.sha256(
+        orjson.dumps(
+            [key.project, key.environment, key.kind.value, seq, ctx],
+            option=orjson.OPT_SORT_KEYS,
+            default=str,
+        )
+    ).hexdigest()[:32]
+    etag = f'"{tag}"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    flags = []
+    for name in sorted(f for f in env.flags if _visible(key, env, f)):
+        result = evaluate(env, name, ctx, now=time.time())
+        if result.error_code is None:
+            flags.append(_ofrep_success(result))
+        else:
+            flags.append(_ofrep_error(name, result.error_code, result.error_message or ""))
+    return JSONResponse({"flags": flags, "metadata": {"seq": seq}}, headers={"ETag": etag})
+
+
+routes = [
+    Route("/api/v1/evaluate", evaluate_bulk, methods=["POST"]),
+    Route("/api/v1/flags/{key}/evaluate", evaluate_one, methods=["GET"]),
+    Route("/ofrep/v1/evaluate/flags", ofrep_bulk, methods=["POST"]),
+    Route("/ofrep/v1/evaluate/flags/{key:path}", ofrep_one, methods=["POST"]),
+]

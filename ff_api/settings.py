@@ -1,0 +1,18 @@
+"""The API's settings: ff_core's plus where it listens, CORS and how often it polls."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ff_core.settings import Settings
+
+
+class ApiSettings(Settings):
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=0, le=65535)
+    # Origins allowed to call the evaluation and browser-stream routes (never with credentials).
+    cors_origins: list[str] = Field(default_factory=list)
+    # How often each replica reads the change log: bounds cross-replica propagation.
+    poll_interval_s: float = Field(default=1.0, gt=0, le=60)
+    max_body_bytes: int = Field(default=65_536, ge=1_024, le=4_194_304)
+    max_context_bytes: int = Field(default=32_768, ge=256, le=1_048_576)

@@ -1,0 +1,143 @@
+"""Per-project, per-environment compiled snapshots, kept current by following the change log.
+
+DynamoDB is the distributed engine (DESIGN 5): every replica reads the change log
+(``seq > cursor``) every poll interval, and a local write asks for an immediate read,
+so replicas converge on the same table without holding state of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from ff_core.errors import NotFound
+from ff_core.evaluation import CompiledEnvironment
+from ff_core.models import ChangeEntry, ChangeKind, EntityKind
+from ff_core.store import ProjectState, Store
+
+log = logging.getLogger("ff.snapshots")
+Listener = Callable[[str, "ProjectSnapshot", list[ChangeEntry]], Awaitable[None]]
+
+
+@dataclass
+class ProjectSnapshot:
+    state: ProjectState
+    seq: int
+    environments: dict[str, CompiledEnvironment] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, state: ProjectState) -> ProjectSnapshot:
+        envs = {
+            env: CompiledEnvironment(env, state.flags.values(), state.segments.values())
+            for env in state.project.environment_keys()
+        }
+        return cls(state=state, seq=state.seq, environments=envs)
+
+    def environment(self, key: str) -> CompiledEnvironment:
+        env = self.environments.get(key)
+        if env is None:
+            raise NotFound(
+                f"environment {key!r} not found in project {self.state.project.key!r}",
+                entity="environment",
+                key=key,
+            )
+        return env
+
+
+class Snapshots:
+    def __init__(self, store: Store, poll_interval_s: float) -> None:
+        self._store = store
+        self._poll_interval_s = poll_interval_s
+        self._projects: dict[str, ProjectSnapshot] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._listeners: list[Listener] = []
+        self._wake = asyncio.Event()
+        self.lag_s = 0.0
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def get(self, project: str) -> ProjectSnapshot:
+        snapshot = self._projects.get(project)
+        if snapshot is not None:
+            return snapshot
+        async with self._locks.setdefault(project, asyncio.Lock()):
+            snapshot = self._projects.get(project)
+            if snapshot is None:
+                snapshot = ProjectSnapshot.build(await self._store.load_project(project))
+                self._projects[project] = snapshot
+            return snapshot
+
+    def loaded(self) -> list[str]:
+        return list(self._projects)
+
+    def poke(self) -> None:
+        """A local write happened: read the change log now rather than at the next tick."""
+        self._wake.set()
+
+    async def refresh(self, project: str) -> list[ChangeEntry]:
+        """Apply what the change log holds beyond this snapshot; returns those changes."""
+        async with self._locks.setdefault(project, asyncio.Lock()):
+            current = self._projects.get(project)
+            if current is None:
+                return []
+            changes = await self._store.read_changes(project, current.seq)
+            if not changes:
+                return []
+            if changes[0].seq != current.seq + 1:
+                # The log no longer reaches back to our cursor: reload the whole project.
+                updated = ProjectSnapshot.build(await self._store.load_project(project))
+            else:
+                updated = await self._apply(current, changes)
+            self._projects[project] = updated
+        for listener in self._listeners:
+            await listener(project, updated, changes)
+        return changes
+
+    async def _apply(self, current: ProjectSnapshot, changes: list[ChangeEntry]) -> ProjectSnapshot:
+        if any(c.entity is EntityKind.PROJECT for c in changes):
+            return ProjectSnapshot.build(await self._store.load_project(current.state.project.key))
+        project = current.state.project.key
+        flags, segments = dict(current.state.flags), dict(current.state.segments)
+        envs = dict(current.environments)
+        for change in changes:
+            if change.entity is EntityKind.FLAG:
+                if change.change is ChangeKind.DELETE:
+                    flags.pop(change.key, None)
+                    envs = {k: e.without_flag(change.key) for k, e in envs.items()}
+                    continue
+                try:
+                    flag = await self._store.get_flag(project, change.key)
+                except NotFound:  # deleted by a later change in this batch
+                    continue
+                flags[flag.key] = flag
+                envs = {k: e.with_flag(flag) for k, e in envs.items()}
+            elif change.entity is EntityKind.SEGMENT:
+                segment = None
+                if change.change is ChangeKind.UPSERT:
+                    with contextlib.suppress(NotFound):
+                        segment = await self._store.get_segment(project, change.key)
+                if segment is None:
+                    segments.pop(change.key, None)
+                else:
+                    segments[segment.key] = segment
+                envs = {k: e.with_segment(segment, change.key) for k, e in envs.items()}
+        state = ProjectState(current.state.project, flags, segments, changes[-1].seq)
+        return ProjectSnapshot(state=state, seq=changes[-1].seq, environments=envs)
+
+    async def follow_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+            self._wake.clear()
+            started = loop.time()
+            for project in self.loaded():
+                try:
+                    await self.refresh(project)
+                except Exception:  # keep serving the last snapshot; try again next tick
+                    log.exception("could not follow the change log of %s", project)
+            self.lag_s = loop.time() - started

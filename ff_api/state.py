@@ -1,0 +1,27 @@
+"""What the lifespan builds and every handler uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from ff_api.auth import KeyAuthenticator
+from ff_api.settings import ApiSettings
+from ff_api.snapshots import Snapshots
+from ff_core.services import Services
+from ff_core.store import Store
+
+
+@dataclass
+class ApiState:
+    settings: ApiSettings
+    store: Store
+    services: Services
+    snapshots: Snapshots
+    auth: KeyAuthenticator
+
+
+def state_of(request: Request) -> ApiState:
+    state: ApiState = request.app.state.ff
+    return state
