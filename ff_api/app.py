@@ -13,7 +13,8 @@ from starlette.middleware.cors import CORSMiddleware
 
 from ff_api.auth import KeyAuthenticator
 from ff_api.errors import HANDLERS
-from ff_api.routes import evaluation, health
+from ff_api.hub import Hub
+from ff_api.routes import evaluation, health, sdk
 from ff_api.settings import ApiSettings
 from ff_api.snapshots import Snapshots
 from ff_api.state import ApiState
@@ -37,12 +38,15 @@ def create_app(settings: ApiSettings | None = None, *, store: Store | None = Non
             )
             secret = keys.load_secret(settings)
             snapshots = Snapshots(active, settings.poll_interval_s)
+            hub = Hub(settings.subscriber_queue_size)
+            snapshots.add_listener(hub.publish)
             app.state.ff = ApiState(
                 settings=settings,
                 store=active,
                 services=Services(active, key_secret=secret),
                 snapshots=snapshots,
                 auth=KeyAuthenticator(active, secret, settings.poll_interval_s),
+                hub=hub,
             )
             follower = asyncio.create_task(snapshots.follow_forever(), name="ff-change-follower")
             try:
@@ -69,7 +73,7 @@ def create_app(settings: ApiSettings | None = None, *, store: Store | None = Non
         )
     ]
     return Starlette(
-        routes=[*health.routes, *evaluation.routes],
+        routes=[*health.routes, *evaluation.routes, *sdk.routes],
         middleware=middleware,
         exception_handlers=HANDLERS,
         lifespan=lifespan,

@@ -16,3 +16,6 @@ class ApiSettings(Settings):
     poll_interval_s: float = Field(default=1.0, gt=0, le=60)
     max_body_bytes: int = Field(default=65_536, ge=1_024, le=4_194_304)
     max_context_bytes: int = Field(default=32_768, ge=256, le=1_048_576)
+    # Keep-alive comments on event streams, and each subscriber's queue bound.
+    sse_ping_s: float = Field(default=15.0, gt=0, le=300)
+    subscriber_queue_size: int = Field(default=256, ge=1, le=100_000)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from ff_api.auth import KeyAuthenticator
+from ff_api.hub import Hub
 from ff_api.settings import ApiSettings
 from ff_api.snapshots import Snapshots
 from ff_core.services import Services
@@ -20,6 +21,7 @@ class ApiState:
     services: Services
     snapshots: Snapshots
     auth: KeyAuthenticator
+    hub: Hub
 
 
 def state_of(request: Request) -> ApiState:

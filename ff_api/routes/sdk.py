@@ -1,0 +1,166 @@
+"""SDK sync for server keys: full definitions of the key's environment, and their change stream.
+
+Stream events (ids are the project's change sequence):
+- ``snapshot``: ``{"seq", "environment", "flags": [...], "segments": [...]}`` on connect,
+  and whenever the log cannot say what changed;
+- ``upsert``: ``{"seq", "kind": "flag"|"segment", "key", "version", "definition"}``;
+- ``delete``: ``{"seq", "kind", "key", "version"}``.
+``Last-Event-ID`` replays exactly the changes after it while the change log still holds
+them, else a snapshot. Flags carry only the key's own environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ff_api.errors import BadRequest
+from ff_api.snapshots import ProjectSnapshot
+from ff_api.state import ApiState, state_of
+from ff_core.models import ApiKey, ChangeEntry, ChangeKind, EntityKind, Flag, KeyKind
+
+
+def flag_for(flag: Flag, environment: str) -> dict[str, Any]:
+    """A flag as an SDK of one environment needs it: the other environments' rules stay home."""
+    data = flag.model_dump(mode="json")
+    data["environments"] = {k: v for k, v in data["environments"].items() if k == environment}
+    return data
+
+
+def snapshot_data(snapshot: ProjectSnapshot, environment: str) -> dict[str, Any]:
+    env = snapshot.environment(environment)
+    return {
+        "project": snapshot.state.project.key,
+        "environment": environment,
+        "seq": snapshot.seq,
+        "flags": [flag_for(f.flag, environment) for f in env.flags.values()],
+        "segments": [s.model_dump(mode="json") for s in env.segments.values()],
+    }
+
+
+def change_event(
+    change: ChangeEntry, snapshot: ProjectSnapshot, environment: str
+) -> ServerSentEvent:
+    if change.entity is EntityKind.PROJECT:
+        return snapshot_event(snapshot, environment)
+    data: dict[str, Any] = {
+        "seq": change.seq,
+        "kind": change.entity.value,
+        "key": change.key,
+        "version": change.version,
+    }
+    current: Any = (
+        snapshot.state.flags.get(change.key)
+        if change.entity is EntityKind.FLAG
+        else snapshot.state.segments.get(change.key)
+    )
+    if change.change is ChangeKind.DELETE or current is None:
+        return event(data, "delete", change.seq)
+    definition = (
+        flag_for(current, environment)
+        if isinstance(current, Flag)
+        else current.model_dump(mode="json")
+    )
+    return event(
+        {**data, "version": current.version, "definition": definition}, "upsert", change.seq
+    )
+
+
+def snapshot_event(snapshot: ProjectSnapshot, environment: str) -> ServerSentEvent:
+    return event(snapshot_data(snapshot, environment), "snapshot", snapshot.seq)
+
+
+def event(data: dict[str, Any], name: str, seq: int) -> ServerSentEvent:
+    """One event; its data is JSON (sse-starlette would send a dict's repr)."""
+    return ServerSentEvent(orjson.dumps(data).decode(), event=name, id=str(seq))
+
+
+def last_event_id(request: Request) -> int | None:
+    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise BadRequest("Last-Event-ID must be a change sequence number", field="Last-Event-ID")
+    return int(raw)
+
+
+async def sdk_flags(request: Request) -> Response:
+    """GET /api/v1/sdk/flags: every definition of the key's environment; ETag by sequence."""
+    state = state_of(request)
+    key = await state.auth.request_key(request, (KeyKind.SERVER,))
+    assert key.environment is not None
+    snapshot = await state.snapshots.get(key.project)
+    etag = f'"{key.project}.{key.environment}.{snapshot.seq}"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return JSONResponse(snapshot_data(snapshot, key.environment), headers={"ETag": etag})
+
+
+async def sdk_stream(request: Request) -> Response:
+    """GET /api/v1/sdk/stream (server-sent events)."""
+    state = state_of(request)
+    key = await state.auth.request_key(request, (KeyKind.SERVER,))
+    resume = last_event_id(request)
+    return EventSourceResponse(
+        definition_events(state, key, resume), ping=state.settings.sse_ping_s
+    )
+
+
+async def definition_events(
+    state: ApiState, key: ApiKey, resume: int | None
+) -> AsyncIterator[ServerSentEvent]:
+    environment = key.environment
+    assert environment is not None
+    # Subscribe before reading the snapshot: a change applied in between is then queued.
+    subscriber = state.hub.subscribe(key.project)
+    try:
+        snapshot = await state.snapshots.get(key.project)
+        cursor = snapshot.seq
+        missed = await replay(state, key.project, resume, snapshot)
+        if missed is None:
+            yield snapshot_event(snapshot, environment)
+        else:
+            for change in missed:
+                yield change_event(change, snapshot, environment)
+        while True:
+            batch = await subscriber.queue.get()
+            if batch is None:
+                return  # dropped: too slow; the client reconnects with Last-Event-ID
+            current, changes = batch
+            for change in changes:
+                if change.seq > cursor:
+                    yield change_event(change, current, environment)
+                    cursor = change.seq
+    finally:
+        state.hub.unsubscribe(subscriber)
+
+
+async def replay(
+    state: ApiState, project: str, resume: int | None, snapshot: ProjectSnapshot
+) -> list[ChangeEntry] | None:
+    """The changes after ``resume`` up to the snapshot, or None when a snapshot must be sent."""
+    if resume is None or resume > snapshot.seq:
+        return None
+    if resume == snapshot.seq:
+        return []
+    missed: list[ChangeEntry] = []
+    after = resume
+    while after < snapshot.seq:
+        page = await state.store.read_changes(project, after, limit=1000)
+        if not page or page[0].seq != after + 1:
+            return None  # the log no longer reaches back that far
+        missed.extend(c for c in page if c.seq <= snapshot.seq)
+        after = page[-1].seq
+    return missed
+
+
+routes = [
+    Route("/api/v1/sdk/flags", sdk_flags, methods=["GET"]),
+    Route("/api/v1/sdk/stream", sdk_stream, methods=["GET"]),
+]
