@@ -155,11 +155,20 @@ def _banner(settings: Settings, endpoint: str, seeded: bool, restored: int) -> N
 @app.command()
 def api() -> None:
     """Run the evaluation and management API (FF_API_HOST, FF_API_PORT)."""
-    import uvicorn
-
     host, port = os.environ.get("FF_API_HOST", "127.0.0.1"), os.environ.get("FF_API_PORT", "8080")
-    # A string factory: ff_core never imports ff_api (dependencies point one way).
-    uvicorn.run("ff_api.app:create_app", factory=True, host=host, port=int(port), log_level="info")
+    # Replaced by uvicorn running the app factory: ff_core imports nothing of the API layer.
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "ff_api.app:create_app",
+        "--host",
+        host,
+        "--port",
+        port,
+    ]
+    os.execv(sys.executable, command)
 
 
 @keys_app.command("create")

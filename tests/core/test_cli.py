@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 FF = [sys.executable, "-m", "ff_core"]
@@ -161,3 +164,54 @@ def test_readme__python_snippet__runs_against_ff_serve(server: Server, env: dict
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True on TARGETING_MATCH"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_api__started_by_ff_api__serves_a_key_made_by_ff_keys(
+    server: Server, env: dict[str, str]
+) -> None:
+    server.start()
+    created = ff(
+        env,
+        "keys",
+        "create",
+        "--kind",
+        "server",
+        "--name",
+        "backend",
+        "--environment",
+        "production",
+        "--json",
+    )
+    raw = json.loads(created.stdout)["key"]
+    port = free_port()
+    api_env = {**env, "FF_API_PORT": str(port), "FF_POLL_INTERVAL_S": "0.2"}
+    api = subprocess.Popen(
+        [*FF, "api"], env=api_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/ofrep/v1/evaluate/flags/new-checkout"
+        body = {"context": {"targetingKey": "u1", "country": "US", "plan": "pro"}}
+        for _ in range(100):
+            try:
+                response = httpx.post(url, json=body, headers={"X-API-Key": raw}, timeout=2)
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        listed = ff(env, "keys", "list", "--json")
+    finally:
+        api.send_signal(signal.SIGTERM)
+        api.communicate(timeout=30)
+
+    assert created.returncode == 0, created.stderr
+    assert response.json()["value"] is True
+    [record] = json.loads(listed.stdout)
+    assert raw.startswith(record["prefix"])
+    # Shown once: neither the raw key nor its hash is ever listed.
+    assert "hash" not in record
+    assert raw not in listed.stdout

@@ -19,20 +19,8 @@ from tests.core.services_support import (
     FakeClock,
     boolean_flag,
     config,
-    project_services,
     written,
 )
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def services(store: Store, alice: Actor, clock: FakeClock) -> Services:
-    return await project_services(store, alice, clock)
-
 
 # -- create_flag -----------------------------------------------------------------------------
 

@@ -7,26 +7,14 @@ import pytest
 from ff_core.errors import InvalidDefinition, NotFound
 from ff_core.models import Action, Actor, ChangeKind, HistoryEntry
 from ff_core.services import Services
-from ff_core.store import Store
 from tests.core.services_support import (
     PROJECT,
     START,
     FakeClock,
     boolean_flag,
     config,
-    project_services,
     written,
 )
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def services(store: Store, alice: Actor, clock: FakeClock) -> Services:
-    return await project_services(store, alice, clock)
 
 
 async def _history(services: Services, key: str = "checkout") -> list[HistoryEntry]:

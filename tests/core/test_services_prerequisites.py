@@ -7,13 +7,7 @@ import pytest
 from ff_core.errors import CycleDetected, InvalidDefinition
 from ff_core.models import Actor, Variant
 from ff_core.services import Services
-from ff_core.store import Store
-from tests.core.services_support import PROJECT, boolean_flag, config, project_services, written
-
-
-@pytest.fixture
-async def services(store: Store, alice: Actor) -> Services:
-    return await project_services(store, alice)
+from tests.core.services_support import PROJECT, boolean_flag, config, written
 
 
 async def _flags(services: Services, actor: Actor, *keys: str) -> None:

@@ -7,20 +7,13 @@ import pytest
 from ff_core.errors import AlreadyExists, InvalidDefinition, NotFound, VersionConflict
 from ff_core.models import Action, Actor, ChangeKind, EntityKind
 from ff_core.services import Services
-from ff_core.store import Store
 from tests.core.services_support import (
     PROJECT,
     boolean_flag,
     config,
-    project_services,
     segment,
     written,
 )
-
-
-@pytest.fixture
-async def services(store: Store, alice: Actor) -> Services:
-    return await project_services(store, alice)
 
 
 async def test_update_environment__rule_with_unknown_segment__raises_invalid_definition(

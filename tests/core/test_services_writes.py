@@ -17,20 +17,9 @@ from tests.core.services_support import (
     FakeClock,
     boolean_flag,
     config,
-    project_services,
     segment,
     written,
 )
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def services(store: Store, alice: Actor, clock: FakeClock) -> Services:
-    return await project_services(store, alice, clock)
 
 
 class _FirstAttemptLandsAfterReplayCheck:
