@@ -19,6 +19,7 @@ import orjson
 from moto.server import ThreadedMotoServer
 
 from ff_core.settings import Settings
+from ff_core.store import DynamoStore
 
 CREDENTIALS = ("embedded", "embedded")
 ENDPOINT_FILE = "endpoint"
@@ -79,7 +80,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-async def persist_forever(store: Any, data_dir: Path, interval_s: float = 0.5) -> None:
+async def persist_forever(store: DynamoStore, data_dir: Path, interval_s: float = 0.5) -> None:
     """Write the table file whenever any project's change counter moved."""
     last: tuple[int, ...] | None = None
     while True:

@@ -17,7 +17,7 @@ from ff_core.models import (
     HistoryEntry,
 )
 from ff_core.services.checks import check_environments, check_references, dependents
-from ff_core.services.writer import Change, Writer
+from ff_core.services.writer import Change, Plan, Writer
 from ff_core.store import Page, ProjectState
 from ff_core.validation import validated
 
@@ -396,7 +396,7 @@ class FlagService:
         project: str,
         key: str,
         request: dict[str, Any],
-        plan: Any,
+        plan: Plan,
         note: str,
         idempotency_key: str | None,
         expected_version: int | None,

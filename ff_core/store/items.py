@@ -30,6 +30,7 @@ from ff_core.models import (
     Flag,
     HistoryEntry,
     Member,
+    Model,
     Project,
     Segment,
 )
@@ -74,7 +75,7 @@ def history_id(at: datetime, seq: int) -> str:
     return f"{at.isoformat(timespec='microseconds')}#{seq:012d}"
 
 
-def dump(model: Entity | HistoryEntry | ChangeEntry) -> str:
+def dump(model: Model) -> str:
     return model.model_dump_json()
 
 
@@ -203,7 +204,7 @@ def history_page(entries: list[HistoryEntry], limit: int) -> Page[HistoryEntry]:
 
 def apikey_items(key: ApiKey) -> tuple[Item, Item]:
     """The record looked up by hash, and its entry in the project's key list."""
-    doc = {"S": dump_model(key)}
+    doc = {"S": dump(key)}
     return (
         {"pk": {"S": f"APIKEY#{key.hash}"}, "sk": {"S": META}, "doc": doc},
         {"pk": {"S": f"KEYS#{key.project}"}, "sk": {"S": key.id}, "doc": doc},
@@ -212,7 +213,7 @@ def apikey_items(key: ApiKey) -> tuple[Item, Item]:
 
 def member_items(member: Member) -> tuple[Item, Item]:
     """By email (a user's projects) and by project (its members)."""
-    doc = {"S": dump_model(member)}
+    doc = {"S": dump(member)}
     return (
         {
             "pk": {"S": f"MEMBER#{member.email}"},
@@ -221,7 +222,3 @@ def member_items(member: Member) -> tuple[Item, Item]:
         },
         {"pk": {"S": f"MEMBERS#{member.project}"}, "sk": {"S": member.email}, "doc": doc},
     )
-
-
-def dump_model(model: ApiKey | Member) -> str:
-    return model.model_dump_json()
