@@ -14,7 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from ff_api.auth import KeyAuthenticator
 from ff_api.errors import HANDLERS
 from ff_api.hub import Hub
-from ff_api.routes import evaluation, health, sdk
+from ff_api.routes import browser, evaluation, health, management, sdk
 from ff_api.settings import ApiSettings
 from ff_api.snapshots import Snapshots
 from ff_api.state import ApiState
@@ -73,7 +73,13 @@ def create_app(settings: ApiSettings | None = None, *, store: Store | None = Non
         )
     ]
     return Starlette(
-        routes=[*health.routes, *evaluation.routes, *sdk.routes],
+        routes=[
+            *health.routes,
+            *evaluation.routes,
+            *sdk.routes,
+            *browser.routes,
+            *management.routes,
+        ],
         middleware=middleware,
         exception_handlers=HANDLERS,
         lifespan=lifespan,
