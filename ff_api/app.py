@@ -47,6 +47,7 @@ def create_app(settings: ApiSettings | None = None, *, store: Store | None = Non
                 snapshots=snapshots,
                 auth=KeyAuthenticator(active, secret, settings.poll_interval_s),
                 hub=hub,
+                secret=secret,
             )
             follower = asyncio.create_task(snapshots.follow_forever(), name="ff-change-follower")
             try:

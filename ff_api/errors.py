@@ -34,10 +34,15 @@ class BadRequest(FFError):
     code = "bad_request"
 
 
+class PreconditionRequired(FFError):
+    code = "precondition_required"
+
+
 # First match wins: subclasses before their parents.
 STATUS: list[tuple[type[FFError], int]] = [
     (PayloadTooLarge, 413),
     (BadRequest, 400),
+    (PreconditionRequired, 428),
     (InvalidDefinition, 422),
     (NotFound, 404),
     (AlreadyExists, 409),

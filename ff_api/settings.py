@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from ff_core.settings import Settings
 
@@ -15,7 +15,13 @@ class ApiSettings(Settings):
     # How often each replica reads the change log: bounds cross-replica propagation.
     poll_interval_s: float = Field(default=1.0, gt=0, le=60)
     max_body_bytes: int = Field(default=65_536, ge=1_024, le=4_194_304)
+    # Management writes carry whole flags (each up to 150,000 bytes serialised).
+    max_management_body_bytes: int = Field(default=262_144, ge=16_384, le=4_194_304)
     max_context_bytes: int = Field(default=32_768, ge=256, le=1_048_576)
     # Keep-alive comments on event streams, and each subscriber's queue bound.
     sse_ping_s: float = Field(default=15.0, gt=0, le=300)
     subscriber_queue_size: int = Field(default=256, ge=1, le=100_000)
+    # Evaluation counts are written to the store this often (one update per flag); 0: never.
+    usage_flush_s: float = Field(default=60.0, ge=0, le=3_600)
+    # When set, GET /metrics needs 'Authorization: Bearer <token>'; unset, it is open.
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)

@@ -22,6 +22,8 @@ class ApiState:
     snapshots: Snapshots
     auth: KeyAuthenticator
     hub: Hub
+    # The deployment's secret: key hashes, and (derived per purpose) signed tokens.
+    secret: bytes
 
 
 def state_of(request: Request) -> ApiState:

@@ -1,0 +1,134 @@
+"""Request and response bodies of the management API that are not domain models themselves.
+
+Domain models (Flag, EnvironmentConfig, Segment, Project, ...) are the bodies where they
+fit; these cover the rest. They are also what ``/openapi.json`` is generated from.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ff_core.limits import MAX_NOTE_LENGTH
+from ff_core.models import (
+    ApiKey,
+    Environment,
+    FlagKind,
+    HistoryEntry,
+    KeyKind,
+    Member,
+    Project,
+    Role,
+)
+from ff_core.models.flag import Description, EnvironmentKey, Name
+from ff_core.models.project import ProjectKey
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProjectCreate(Body):
+    key: ProjectKey
+    name: Name
+    description: Description = ""
+    environments: tuple[Environment, ...] | None = None
+
+
+class SetEnabledIn(Body):
+    """Without ``enabled``: on in exactly ``environments``, off elsewhere (one write).
+    With it: each listed environment switched to ``enabled``, the others untouched."""
+
+    environments: list[EnvironmentKey] = Field(max_length=64)
+    enabled: bool | None = None
+    note: str = Field(default="", max_length=MAX_NOTE_LENGTH)
+
+
+class Rollback(Body):
+    history_id: str = Field(min_length=1, max_length=200)
+    note: str = Field(default="", max_length=MAX_NOTE_LENGTH)
+
+
+class KeyCreate(Body):
+    kind: KeyKind
+    name: str = Field(min_length=1, max_length=200)
+    environment: EnvironmentKey | None = None
+    role: Role | None = None
+
+
+class MemberSet(Body):
+    role: Role
+
+
+class KeyView(Body):
+    """An API key as listed: the prefix identifies it; the hash never leaves the store."""
+
+    id: str
+    project: str
+    kind: KeyKind
+    name: str
+    prefix: str
+    environment: str | None
+    role: Role | None
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> KeyView:
+        return cls.model_validate(key.model_dump(exclude={"hash"}))
+
+
+class KeyCreated(Body):
+    key: KeyView
+    raw_key: str = Field(description="Shown once: only its HMAC is stored.")
+
+
+class FlagEnvironmentSummary(Body):
+    enabled: bool
+    version: int
+
+
+class FlagSummary(Body):
+    key: str
+    name: str
+    tags: tuple[str, ...]
+    kind: FlagKind
+    client_visible: bool
+    archived: bool
+    version: int
+    updated_at: datetime | None
+    environments: dict[str, FlagEnvironmentSummary]
+
+
+class FlagPage(Body):
+    items: list[FlagSummary]
+    next_cursor: str | None
+
+
+class HistoryPage(Body):
+    items: list[HistoryEntry]
+    next_cursor: str | None
+
+
+class Me(Body):
+    subject: str
+    kind: str
+    memberships: list[Member]
+
+
+class ProjectList(Body):
+    items: list[Project]
+
+
+class Problem(Body):
+    """Every error: ``application/problem+json``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    status: int
+    code: str
+    message: str
+    field: str | None = None
+    errors: list[dict[str, Any]] | None = None
