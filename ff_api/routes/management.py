@@ -182,7 +182,10 @@ async def add_environment(request: Request) -> Response:
     project = _project(request)
     who = await grant(request, project, Role.ADMIN)
     environment = await _body(request, Environment, "environment")
-    updated = await _state(request).services.projects.add_environment(
+    projects = _state(request).services.projects
+    # Adding one that exists is a no-op (so a retry is safe): 200 rather than 201.
+    existed = environment.key in (await projects.get_project(project)).environment_keys()
+    updated = await projects.add_environment(
         who.actor,
         project,
         environment,
@@ -190,7 +193,7 @@ async def add_environment(request: Request) -> Response:
         idempotency_key=_idempotency(request),
     )
     _written(request)
-    return _json(updated, 201, etag=updated.version)
+    return _json(updated, 200 if existed else 201, etag=updated.version)
 
 
 # -- flags --------------------------------------------------------------------------------------
@@ -226,7 +229,8 @@ def _encode_cursor(key: str) -> str:
 
 def _decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadRequest("cursor is not one this API returned", field="cursor") from None
 
