@@ -20,6 +20,8 @@ from joserfc.jwk import OctKey
 from ff_core.errors import Unauthorized
 
 _ALGORITHM = "HS256"
+# The dashboard's session cookie (signed, HttpOnly, SameSite): an ``Audience.SESSION`` token.
+SESSION_COOKIE = "ff_session"
 _LEEWAY_S = 5
 
 
