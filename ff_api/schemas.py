@@ -132,3 +132,79 @@ class Problem(Body):
     message: str
     field: str | None = None
     errors: list[dict[str, Any]] | None = None
+
+
+# -- evaluation and SDK bodies (documented in /openapi.json; handlers build them directly) ---
+
+
+class EvaluationRequest(Body):
+    context: dict[str, Any] | None = Field(
+        default=None, description="Attributes; `targeting_key` (or OFREP's `targetingKey`)."
+    )
+    flags: list[str] | None = Field(default=None, description="Only these flags (default all).")
+
+
+class OfrepRequest(Body):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    context: dict[str, Any] | None = None
+
+
+class NativeResult(Body):
+    value: Any
+    variant: str | None
+    reason: str
+    error_code: str | None
+    error_message: str | None
+    version: int | None
+
+
+class NativeOne(NativeResult):
+    key: str
+    latency_ms: float
+
+
+class NativeBulk(Body):
+    environment: str
+    flags: dict[str, NativeResult]
+    latency_ms: float
+
+
+class OfrepSuccess(Body):
+    key: str
+    value: Any
+    reason: str
+    variant: str | None
+    metadata: dict[str, Any]
+
+
+class OfrepFailure(Body):
+    """Field names follow the OFREP spec's spelling."""
+
+    key: str | None = None
+    errorCode: str
+    errorDetails: str
+
+
+class OfrepEventStream(Body):
+    type: str
+    url: str
+    inactivityDelaySec: int | None = None
+
+
+class OfrepBulk(Body):
+    flags: list[OfrepSuccess | OfrepFailure]
+    metadata: dict[str, Any]
+    eventStreams: list[OfrepEventStream] | None = None
+
+
+class SdkDefinitions(Body):
+    project: str
+    environment: str
+    seq: int
+    flags: list[dict[str, Any]]
+    segments: list[dict[str, Any]]
+
+
+class Status(Body):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    status: str
