@@ -400,8 +400,13 @@ async def _history(request: Request, entity: EntityKind) -> Response:
     if entity is EntityKind.FLAG:
         page = await state.services.flags.list_history(project, key, limit=limit, before=before)
     else:
-        await state.services.segments.get_segment(project, key)
         page = await state.store.list_history(project, entity, key, limit, before)
+    if not page.items and before is None:
+        # No history at all: an unknown key, not an empty log (a deleted one keeps its log).
+        if entity is EntityKind.FLAG:
+            await state.services.flags.get_flag(project, key)
+        else:
+            await state.services.segments.get_segment(project, key)
     return _json(HistoryPage(items=page.items, next_cursor=page.next_cursor))
 
 

@@ -280,12 +280,16 @@ async def test_delete_flag__then_404__unknown_flag_and_project_404(
         f"{P}/flags/doomed", headers={**admin, "If-Match": created.headers["etag"]}
     )
     gone = await http.get(f"{P}/flags/doomed", headers=admin)
+    kept_history = await http.get(f"{P}/flags/doomed/history", headers=admin)
+    no_history = await http.get(f"{P}/flags/never-was/history", headers=admin)
     unknown_project = await http.get("/api/v1/projects/nope/flags", headers=admin)
 
     assert stale.status_code == 409
     assert deleted.status_code == 204
     assert gone.status_code == 404
     assert gone.json()["code"] == "not_found"
+    assert [e["action"] for e in kept_history.json()["items"]] == ["deleted", "created"]
+    assert no_history.status_code == 404
     assert unknown_project.status_code == 404
 
 
