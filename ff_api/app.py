@@ -11,13 +11,16 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
+from ff_api import openapi
 from ff_api.auth import KeyAuthenticator
 from ff_api.errors import HANDLERS
 from ff_api.hub import Hub
-from ff_api.routes import browser, evaluation, health, management, sdk
+from ff_api.metrics import Metrics, MetricsMiddleware
+from ff_api.routes import browser, evaluation, health, management, ops, sdk
 from ff_api.settings import ApiSettings
 from ff_api.snapshots import Snapshots
 from ff_api.state import ApiState
+from ff_api.usage import UsageRecorder
 from ff_core import keys
 from ff_core.runtime import open_store
 from ff_core.services import Services
@@ -27,6 +30,7 @@ from ff_core.store import Store
 def create_app(settings: ApiSettings | None = None, *, store: Store | None = None) -> Starlette:
     """The evaluation and management API. ``store`` overrides the configured one (tests)."""
     settings = settings or ApiSettings()
+    metrics = Metrics()  # per app: tests build many
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -40,6 +44,8 @@ def create_app(settings: ApiSettings | None = None, *, store: Store | None = Non
             snapshots = Snapshots(active, settings.poll_interval_s)
             hub = Hub(settings.subscriber_queue_size)
             snapshots.add_listener(hub.publish)
+            usage = UsageRecorder(active, settings.usage_flush_s)
+            metrics.watch(hub, snapshots, usage)
             app.state.ff = ApiState(
                 settings=settings,
                 store=active,
@@ -48,16 +54,25 @@ def create_app(settings: ApiSettings | None = None, *, store: Store | None = Non
                 auth=KeyAuthenticator(active, secret, settings.poll_interval_s),
                 hub=hub,
                 secret=secret,
+                usage=usage,
+                metrics=metrics,
             )
             follower = asyncio.create_task(snapshots.follow_forever(), name="ff-change-follower")
+            tasks = [follower]
+            if settings.usage_flush_s:  # 0: usage recording is off
+                tasks.append(asyncio.create_task(usage.run(), name="ff-usage-flush"))
             try:
                 yield
             finally:
-                follower.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await follower
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                if settings.usage_flush_s:
+                    await usage.close()
 
     middleware = [
+        Middleware(MetricsMiddleware, metrics=metrics),  # outermost: sees every response
         Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
@@ -71,15 +86,17 @@ def create_app(settings: ApiSettings | None = None, *, store: Store | None = Non
                 "Last-Event-ID",
             ],
             expose_headers=["ETag"],
-        )
+        ),
     ]
     return Starlette(
         routes=[
             *health.routes,
+            *openapi.routes,
             *evaluation.routes,
             *sdk.routes,
             *browser.routes,
             *management.routes,
+            *ops.routes,
         ],
         middleware=middleware,
         exception_handlers=HANDLERS,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -55,7 +56,17 @@ class Snapshots:
         self._locks: dict[str, asyncio.Lock] = {}
         self._listeners: list[Listener] = []
         self._wake = asyncio.Event()
-        self.lag_s = 0.0
+        # When the last round that read every loaded project's change log began, and how long
+        # the last round took.
+        self._followed_at = time.monotonic()
+        self.round_s = 0.0
+
+    @property
+    def lag_s(self) -> float:
+        """How far behind the table this replica may be: seconds since the start of the last
+        round that read every loaded project's change log (healthy: below the poll interval
+        plus a round); it grows while the store cannot be read."""
+        return time.monotonic() - self._followed_at
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -129,15 +140,18 @@ class Snapshots:
         return ProjectSnapshot(state=state, seq=changes[-1].seq, environments=envs)
 
     async def follow_forever(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
             self._wake.clear()
-            started = loop.time()
+            started = time.monotonic()
+            followed = True
             for project in self.loaded():
                 try:
                     await self.refresh(project)
                 except Exception:  # keep serving the last snapshot; try again next tick
+                    followed = False
                     log.exception("could not follow the change log of %s", project)
-            self.lag_s = loop.time() - started
+            self.round_s = time.monotonic() - started
+            if followed:
+                self._followed_at = started

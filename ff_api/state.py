@@ -8,8 +8,10 @@ from starlette.requests import Request
 
 from ff_api.auth import KeyAuthenticator
 from ff_api.hub import Hub
+from ff_api.metrics import Metrics
 from ff_api.settings import ApiSettings
 from ff_api.snapshots import Snapshots
+from ff_api.usage import UsageRecorder
 from ff_core.services import Services
 from ff_core.store import Store
 
@@ -24,6 +26,8 @@ class ApiState:
     hub: Hub
     # The deployment's secret: key hashes, and (derived per purpose) signed tokens.
     secret: bytes
+    usage: UsageRecorder
+    metrics: Metrics
 
 
 def state_of(request: Request) -> ApiState:

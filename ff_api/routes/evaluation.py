@@ -17,7 +17,9 @@ from starlette.routing import Route
 
 from ff_api.context import InvalidContext, evaluation_context, read_json
 from ff_api.errors import BadRequest
+from ff_api.routes.browser import event_streams
 from ff_api.state import ApiState, state_of
+from ff_api.usage import UNKNOWN_FLAG
 from ff_core.evaluation import CompiledEnvironment, ErrorCode, Reason, Resolution, evaluate
 from ff_core.models import ApiKey, KeyKind
 
@@ -58,6 +60,15 @@ def _native(result: Resolution) -> dict[str, Any]:
     }
 
 
+def _count(
+    state: ApiState, key: ApiKey, env: CompiledEnvironment, result: Resolution
+) -> Resolution:
+    """Usage and the evaluation metric: one dict increment per evaluated flag."""
+    flag = UNKNOWN_FLAG if result.error_code is ErrorCode.FLAG_NOT_FOUND else result.key
+    state.usage.record(key.project, env.environment, flag, result.reason.value)
+    return result
+
+
 def _latency_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
@@ -83,7 +94,10 @@ async def evaluate_bulk(request: Request) -> Response:
         names = wanted
     else:
         raise BadRequest("flags must be a list of flag keys", field="flags")
-    flags = {name: _native(_resolve(key, env, name, ctx)) for name in sorted(names)}
+    flags = {
+        name: _native(_count(state, key, env, _resolve(key, env, name, ctx)))
+        for name in sorted(names)
+    }
     return JSONResponse(
         {"environment": env.environment, "flags": flags, "latency_ms": _latency_ms(started)}
     )
@@ -101,7 +115,7 @@ async def evaluate_one(request: Request) -> Response:
     except InvalidContext as exc:
         raise BadRequest(str(exc), field="context") from None
     flag = request.path_params["key"]
-    result = _resolve(key, env, flag, ctx)
+    result = _count(state, key, env, _resolve(key, env, flag, ctx))
     status = 404 if result.error_code is ErrorCode.FLAG_NOT_FOUND else 200
     return JSONResponse(
         {"key": flag, **_native(result), "latency_ms": _latency_ms(started)}, status_code=status
@@ -144,7 +158,7 @@ async def ofrep_one(request: Request) -> Response:
         ctx = await _ofrep_context(request, state)
     except InvalidContext as exc:
         return JSONResponse(_ofrep_error(flag, ErrorCode.INVALID_CONTEXT, str(exc)), 400)
-    result = _resolve(key, env, flag, ctx)
+    result = _count(state, key, env, _resolve(key, env, flag, ctx))
     if result.error_code is ErrorCode.FLAG_NOT_FOUND:
         return JSONResponse(_ofrep_error(flag, result.error_code, result.error_message or ""), 404)
     if result.error_code is not None:
@@ -172,12 +186,18 @@ async def ofrep_bulk(request: Request) -> Response:
         return Response(status_code=304, headers={"ETag": etag})
     flags = []
     for name in sorted(f for f in env.flags if _visible(key, env, f)):
-        result = evaluate(env, name, ctx, now=time.time())
+        result = _count(state, key, env, evaluate(env, name, ctx, now=time.time()))
         if result.error_code is None:
             flags.append(_ofrep_success(result))
         else:
             flags.append(_ofrep_error(name, result.error_code, result.error_message or ""))
-    return JSONResponse({"flags": flags, "metadata": {"seq": seq}}, headers={"ETag": etag})
+    body = {
+        "flags": flags,
+        "metadata": {"seq": seq},
+        # OFREP's change notifications: our browser stream, with a token for this context.
+        "eventStreams": event_streams(request, state.secret, key, ctx),
+    }
+    return JSONResponse(body, headers={"ETag": etag})
 
 
 routes = [

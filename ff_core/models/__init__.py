@@ -28,6 +28,7 @@ from ff_core.models.flag import (
 )
 from ff_core.models.project import Environment, Project
 from ff_core.models.segment import Segment, SegmentRule
+from ff_core.models.usage import EnvironmentUsage, FlagUsage, UsageDelta
 
 __all__ = [
     "Action",
@@ -40,8 +41,10 @@ __all__ = [
     "EntityKind",
     "Environment",
     "EnvironmentConfig",
+    "EnvironmentUsage",
     "Flag",
     "FlagKind",
+    "FlagUsage",
     "HistoryEntry",
     "KeyKind",
     "Member",
@@ -57,6 +60,7 @@ __all__ = [
     "SegmentRule",
     "Serve",
     "Target",
+    "UsageDelta",
     "ValueType",
     "Variant",
     "WeightedVariant",

@@ -9,8 +9,9 @@ import asyncio
 import random
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aioboto3
@@ -31,10 +32,12 @@ from ff_core.models import (
     ChangeEntry,
     EntityKind,
     Flag,
+    FlagUsage,
     HistoryEntry,
     Member,
     Project,
     Segment,
+    UsageDelta,
 )
 from ff_core.settings import Settings
 from ff_core.store import items as it
@@ -59,6 +62,8 @@ _CHECK_FAILED = "ConditionalCheckFailed"
 _ENTITY, _HISTORY, _CHANGE, _SEQ, _IDEMPOTENCY = range(5)
 # Retries of a commit that lost the race for the project's change counter.
 _SEQ_ATTEMPTS = 12
+# Usage items whose expired day counts are known, to be removed by their next update.
+_EXPIRED_USAGE_LIMIT = 10_000
 
 
 def translate(exc: ClientError | BotoCoreError, table: str) -> FFError:
@@ -84,6 +89,8 @@ class DynamoStore:
         # DynamoDB serialises conditional writes; moto does not reliably (ENVIRONMENT.md), and
         # within one process a lock also spares the commits a lost race for the counter.
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # (project, flag) -> day counts its item holds beyond the window (from the last update).
+        self._expired_usage: dict[tuple[str, str], frozenset[str]] = {}
 
     @classmethod
     @asynccontextmanager
@@ -519,3 +526,48 @@ class DynamoStore:
                 ConsistentRead=True,
             )
         ]
+
+    # -- usage ---------------------------------------------------------------------------------
+
+    async def record_usage(self, project: str, flag: str, deltas: Mapping[str, UsageDelta]) -> None:
+        """One UpdateItem; a second only when another replica recorded a later evaluation
+        time meanwhile (DynamoDB's SET cannot keep a maximum, so a condition guards it)."""
+        if not deltas:
+            return
+        ident = (project, flag)
+        expired = self._expired_usage.pop(ident, frozenset())
+        forward = set(deltas)
+        while True:
+            args = it.usage_update(project, flag, deltas, forward=forward, expired=expired)
+            try:
+                response = await self._client.update_item(TableName=self._table, **args)
+                break
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise translate(exc, self._table) from exc
+                old: Any = exc.response.get("Item", {})  # ReturnValuesOnConditionCheckFailure
+                stored = it.usage_lasts(old)
+                later = {e for e in forward if e in stored and stored[e] >= deltas[e].last}
+                # Keep the later times; without that knowledge, let the counts through alone.
+                forward = forward - later if later else set()
+            except BotoCoreError as exc:
+                raise translate(exc, self._table) from exc
+        if len(self._expired_usage) >= _EXPIRED_USAGE_LIMIT:
+            self._expired_usage.clear()
+        now = max(d.last for d in deltas.values())
+        names = it.expired_usage_names(response.get("Attributes", {}), now)
+        if names:
+            self._expired_usage[ident] = names
+
+    async def get_usage(self, project: str, *, now: datetime) -> list[FlagUsage]:
+        return [
+            it.decode_usage(item, now)
+            async for item in self._query(
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": it.usage_pk(project)}},
+            )
+        ]
+
+    async def get_flag_usage(self, project: str, flag: str, *, now: datetime) -> FlagUsage:
+        item = await self._get(it.usage_pk(project), flag)
+        return FlagUsage(project=project, flag=flag) if item is None else it.decode_usage(item, now)

@@ -10,14 +10,21 @@
 | HISTORY#<p>#<entity>    | <iso-ts>#<seq>   | audit entry                            |
 | CHANGES#<p>             | <seq:012d>       | change-log entry, TTL                  |
 | IDEMPOTENCY#<p>#<key>   | META             | what a write's idempotency key did, TTL |
+| USAGE#<p>               | <flag key>       | evaluation counts per environment, TTL |
 
 Documents are stored as one JSON string attribute ``doc``: no float-to-Decimal
 conversions, and the item validates through the same pydantic model on the way back.
+
+Usage items live in their own partition, so loading a project never reads them. Their
+attributes are flat (``t#<env>`` total, ``l#<env>`` last evaluation in epoch microseconds,
+``d#<env>#<YYYYMMDD>`` a day's count) so one UpdateItem can ``ADD`` to any of them
+without a parent map having to exist first.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Collection, Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ff_core import limits
@@ -27,13 +34,17 @@ from ff_core.models import (
     ChangeEntry,
     ChangeKind,
     EntityKind,
+    EnvironmentUsage,
     Flag,
+    FlagUsage,
     HistoryEntry,
     Member,
     Model,
     Project,
     Segment,
+    UsageDelta,
 )
+from ff_core.models.usage import window_start
 from ff_core.store.protocol import Committed, Entity, Page, Write
 
 Item = dict[str, Any]
@@ -222,3 +233,105 @@ def member_items(member: Member) -> tuple[Item, Item]:
         },
         {"pk": {"S": f"MEMBERS#{member.project}"}, "sk": {"S": member.email}, "doc": doc},
     )
+
+
+# -- usage ---------------------------------------------------------------------------------------
+
+# A usage item nobody wrote for this long expires (a deleted flag's, or one unused for a year).
+USAGE_TTL_DAYS = 400
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def usage_pk(project: str) -> str:
+    return f"USAGE#{project}"
+
+
+def _micros(at: datetime) -> int:
+    return (at - _EPOCH) // _MICROSECOND
+
+
+def _day_name(environment: str, day: date) -> str:
+    return f"d#{environment}#{day:%Y%m%d}"
+
+
+def usage_update(
+    project: str,
+    flag: str,
+    deltas: Mapping[str, UsageDelta],
+    *,
+    forward: Collection[str],
+    expired: Collection[str],
+) -> dict[str, Any]:
+    """UpdateItem arguments (less the table): ADD every count to its total and its day; SET
+    the last-evaluated time of the ``forward`` environments, on the condition that it only
+    moves forward; REMOVE the ``expired`` day counts."""
+    at = max(d.last for d in deltas.values())
+    names: dict[str, str] = {"#ttl": "ttl"}
+    values: dict[str, Any] = {":ttl": {"N": str(int(at.timestamp()) + USAGE_TTL_DAYS * 86_400)}}
+    adds: list[str] = []
+    sets = ["#ttl = :ttl"]
+    conditions: list[str] = []
+    added: set[str] = set()
+    for i, (env, delta) in enumerate(sorted(deltas.items())):
+        day = _day_name(env, delta.last.astimezone(UTC).date())
+        names |= {f"#t{i}": f"t#{env}", f"#d{i}": day}
+        values[f":n{i}"] = {"N": str(delta.count)}
+        adds += [f"#t{i} :n{i}", f"#d{i} :n{i}"]
+        added.add(day)
+        if env in forward:
+            names[f"#l{i}"] = f"l#{env}"
+            values[f":l{i}"] = {"N": str(_micros(delta.last))}
+            sets.append(f"#l{i} = :l{i}")
+            conditions.append(f"(attribute_not_exists(#l{i}) OR #l{i} <= :l{i})")
+    expression = f"ADD {', '.join(adds)} SET {', '.join(sets)}"
+    removed = sorted(set(expired) - added)
+    if removed:
+        names |= {f"#r{j}": name for j, name in enumerate(removed)}
+        expression += " REMOVE " + ", ".join(f"#r{j}" for j in range(len(removed)))
+    args: dict[str, Any] = {
+        "Key": {"pk": {"S": usage_pk(project)}, "sk": {"S": flag}},
+        "UpdateExpression": expression,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ReturnValues": "ALL_NEW",
+    }
+    if conditions:
+        args["ConditionExpression"] = " AND ".join(conditions)
+        args["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    return args
+
+
+def usage_lasts(item: Item) -> dict[str, datetime]:
+    """Each environment's stored last-evaluated time."""
+    return {
+        name[2:]: _EPOCH + int(value["N"]) * _MICROSECOND
+        for name, value in item.items()
+        if name.startswith("l#")
+    }
+
+
+def expired_usage_names(item: Item, now: datetime) -> frozenset[str]:
+    """The item's day counts that fell out of the window: the next update removes them."""
+    first = f"{window_start(now):%Y%m%d}"
+    return frozenset(
+        name for name in item if name.startswith("d#") and name.rpartition("#")[2] < first
+    )
+
+
+def decode_usage(item: Item, now: datetime) -> FlagUsage:
+    totals: dict[str, int] = {}
+    days: dict[str, dict[date, int]] = {}
+    for name, value in item.items():
+        if name.startswith("t#"):
+            totals[name[2:]] = int(value["N"])
+        elif name.startswith("d#"):
+            env, _, day = name[2:].rpartition("#")
+            days.setdefault(env, {})[date.fromisoformat(day)] = int(value["N"])
+    lasts = usage_lasts(item)
+    environments = {
+        env: EnvironmentUsage.build(total, lasts.get(env), days.get(env, {}), now)
+        for env, total in totals.items()
+    }
+    project = item["pk"]["S"].removeprefix("USAGE#")
+    return FlagUsage.build(project, item["sk"]["S"], environments)

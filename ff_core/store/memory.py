@@ -7,20 +7,34 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 from ff_core.errors import AlreadyExists, IdempotencyKeyReused, NotFound, VersionConflict
 from ff_core.models import (
     ApiKey,
     ChangeEntry,
     EntityKind,
+    EnvironmentUsage,
     Flag,
+    FlagUsage,
     HistoryEntry,
     Member,
     Project,
     Segment,
+    UsageDelta,
 )
+from ff_core.models.usage import window_start
 from ff_core.store import items as it
 from ff_core.store.protocol import Committed, Entity, Page, ProjectState, Write
+
+
+@dataclass
+class _Usage:
+    total: int = 0
+    last: datetime | None = None
+    daily: dict[date, int] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -36,6 +50,7 @@ class MemoryStore:
         self._lock = asyncio.Lock()
         self._keys: dict[str, ApiKey] = {}
         self._members: dict[tuple[str, str], Member] = {}
+        self._usage: defaultdict[tuple[str, str], dict[str, _Usage]] = defaultdict(dict)
 
     async def ensure_table(self) -> None:
         return None
@@ -189,3 +204,29 @@ class MemoryStore:
         return sorted(
             (m for (_, e), m in self._members.items() if e == email), key=lambda m: m.project
         )
+
+    async def record_usage(self, project: str, flag: str, deltas: Mapping[str, UsageDelta]) -> None:
+        if not deltas:
+            return
+        first = window_start(max(d.last for d in deltas.values()))
+        usage = self._usage[(project, flag)]
+        for env, delta in deltas.items():
+            kept = usage.setdefault(env, _Usage())
+            last = delta.last.astimezone(UTC)
+            day = last.date()
+            kept.total += delta.count
+            kept.daily[day] = kept.daily.get(day, 0) + delta.count
+            kept.daily = {d: n for d, n in kept.daily.items() if d >= first}
+            if kept.last is None or kept.last < last:
+                kept.last = last
+
+    async def get_usage(self, project: str, *, now: datetime) -> list[FlagUsage]:
+        flags = sorted(f for p, f in self._usage if p == project)
+        return [await self.get_flag_usage(project, f, now=now) for f in flags]
+
+    async def get_flag_usage(self, project: str, flag: str, *, now: datetime) -> FlagUsage:
+        environments = {
+            env: EnvironmentUsage.build(u.total, u.last, u.daily, now)
+            for env, u in self._usage.get((project, flag), {}).items()
+        }
+        return FlagUsage.build(project, flag, environments)

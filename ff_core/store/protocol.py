@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
@@ -13,10 +14,12 @@ from ff_core.models import (
     ChangeEntry,
     EntityKind,
     Flag,
+    FlagUsage,
     HistoryEntry,
     Member,
     Project,
     Segment,
+    UsageDelta,
 )
 
 Entity = Project | Flag | Segment
@@ -123,3 +126,18 @@ class Store(Protocol):
     async def list_members(self, project: str) -> list[Member]: ...
 
     async def list_memberships(self, email: str) -> list[Member]: ...
+
+    # -- usage: evaluation counts, one update per flag per flush ------------------------------
+
+    async def record_usage(self, project: str, flag: str, deltas: Mapping[str, UsageDelta]) -> None:
+        """Add ``deltas`` (environment -> counts) to the flag's usage in one atomic update;
+        each environment's last-evaluated time only ever moves forward."""
+        ...
+
+    async def get_usage(self, project: str, *, now: datetime) -> list[FlagUsage]:
+        """Every flag of ``project`` with recorded usage, by key, as of ``now``."""
+        ...
+
+    async def get_flag_usage(self, project: str, flag: str, *, now: datetime) -> FlagUsage:
+        """One flag's usage; empty (never evaluated) when nothing was recorded."""
+        ...

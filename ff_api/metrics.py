@@ -1,0 +1,152 @@
+"""Prometheus metrics: one registry per app, requests by route template, live state at scrape.
+
+Requests are counted, and their latency observed, when the response *starts*: a normal
+response's handler has finished by then, and a stream (SSE) is counted once as it opens,
+its latency the time to open it, never the hours it stays open. Open streams show in
+``ff_sse_subscribers`` instead. Route labels are templates (``/ofrep/v1/evaluate/flags/
+{key:path}``), never raw paths, so their number is bounded by the app's routes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ff_api.hub import Hub
+from ff_api.snapshots import Snapshots
+from ff_api.usage import UNKNOWN_FLAG, UsageRecorder
+
+UNMATCHED = "(unmatched)"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class _Live:
+    """What is read from the running app at each scrape rather than counted as it happens."""
+
+    def __init__(self, hub: Hub, snapshots: Snapshots, usage: UsageRecorder) -> None:
+        self._hub, self._snapshots, self._usage = hub, snapshots, usage
+
+    def collect(self) -> Iterator[Metric]:
+        evaluations = CounterMetricFamily(
+            "ff_evaluations",
+            f"Flag evaluations served by project, environment, flag ({UNKNOWN_FLAG}: not found) "
+            "and reason",
+            labels=["project", "environment", "flag", "reason"],
+        )
+        for labels, count in sorted(self._usage.served().items()):
+            evaluations.add_metric(labels, count)
+        yield evaluations
+        yield GaugeMetricFamily(
+            "ff_sse_subscribers", "Open change streams (SDK and browser)", self._hub.count()
+        )
+        yield GaugeMetricFamily(
+            "ff_change_follower_lag_seconds",
+            "Seconds since this replica last read the change log of every loaded project",
+            self._snapshots.lag_s,
+        )
+        yield GaugeMetricFamily(
+            "ff_change_follower_round_seconds",
+            "How long the change follower's last round of reads took",
+            self._snapshots.round_s,
+        )
+        yield GaugeMetricFamily(
+            "ff_usage_pending",
+            "Usage counts (project, environment, flag) waiting for the next flush",
+            self._usage.pending(),
+        )
+        yield CounterMetricFamily(
+            "ff_usage_write_failures",
+            "Usage updates the store refused (their counts wait for the next flush)",
+            self._usage.failures,
+        )
+        yield CounterMetricFamily(
+            "ff_usage_dropped_evaluations",
+            "Evaluations never written because too many counts waited after failures",
+            self._usage.dropped,
+        )
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        labels = ["route", "method", "status"]
+        self.requests = Counter(
+            "ff_http_requests",
+            "HTTP requests by route template, method and status",
+            labels,
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "ff_http_request_duration_seconds",
+            "Time until the response started (for a stream: until it opened)",
+            labels,
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self._live: _Live | None = None
+
+    def watch(self, hub: Hub, snapshots: Snapshots, usage: UsageRecorder) -> None:
+        """Report on the app's live parts (called by each run of the lifespan)."""
+        if self._live is not None:
+            self.registry.unregister(self._live)
+        self._live = _Live(hub, snapshots, usage)
+        self.registry.register(self._live)
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        labels = (route, method if method in _METHODS else "OTHER", str(status))
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)
+
+    def exposition(self, accept: str) -> tuple[bytes, str]:
+        """The text format Prometheus asked for (``Accept``), and its content type."""
+        encoder, content_type = choose_encoder(accept)
+        return encoder(self.registry), content_type
+
+
+class MetricsMiddleware:
+    """Pure ASGI (BaseHTTPMiddleware would buffer and break streaming responses)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        responded = False
+
+        async def timed_send(message: Message) -> None:
+            nonlocal responded
+            if message["type"] == "http.response.start" and not responded:
+                responded = True
+                self._observe(scope, message["status"], started)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        except Exception:
+            if not responded:  # the error handler outside us answers 500
+                self._observe(scope, 500, started)
+            raise
+
+    def _observe(self, scope: Scope, status: int, started: float) -> None:
+        seconds = time.perf_counter() - started
+        self._metrics.observe(self._template(scope), scope["method"], status, seconds)
+
+    def _template(self, scope: Scope) -> str:
+        route = scope.get("route")
+        if route is None:
+            # Answered before routing (a CORS preflight), or no route at all (404).
+            routes: Sequence[BaseRoute] = getattr(scope.get("app"), "routes", ())
+            route = next((r for r in routes if r.matches(scope)[0] is not Match.NONE), None)
+        path = getattr(route, "path", None)
+        return path if isinstance(path, str) else UNMATCHED
