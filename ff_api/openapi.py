@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ff_api import schemas as s
+from ff_api.usage import UsageReport
 from ff_core.models import Environment, EnvironmentConfig, Flag, Member, Project, Segment
 
 ADMIN = ("adminKey", "session")  # management: an admin key or the dashboard's session
@@ -100,7 +101,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/sdk/example"): Op("An example page using /sdk/ff.js", NONE, media="text/html"),
     # operations and usage
     ("GET", "/metrics"): Op("Prometheus metrics", NONE, media="text/plain"),
-    ("POST", "/api/v1/sdk/usage"): Op("SDK-reported evaluation counts", SERVER),
+    ("POST", "/api/v1/sdk/usage"): Op(
+        "SDK-reported evaluation counts (202: accepted, ignored)",
+        SERVER,
+        body=UsageReport,
+        status=202,
+    ),
     ("GET", f"{P}/usage"): Op("Evaluation counts, last evaluated and staleness per flag"),
     ("GET", f"{P}/flags/{{key}}/usage"): Op("One flag's evaluation counts"),
     # management
