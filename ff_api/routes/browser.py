@@ -159,6 +159,11 @@ def event_streams(
 # -- routes ------------------------------------------------------------------------------------
 
 
+# A token travels in a URL (EventSource sends no headers), and URLs beyond ~8 KB are cut
+# by common proxies: a stream token's context is capped well below that.
+STREAM_TOKEN_CONTEXT_BYTES = 4_096
+
+
 async def create_stream_token(request: Request) -> Response:
     """POST /api/v1/stream-tokens ``{"context": {...}, "ttl_s": 600}`` (server or client key)."""
     state = state_of(request)
@@ -171,7 +176,7 @@ async def create_stream_token(request: Request) -> Response:
         raise BadRequest(f"unknown fields {unknown}; expected 'context', 'ttl_s'", field=unknown[0])
     ttl = token_ttl(body.get("ttl_s"))
     try:
-        context = evaluation_context(body.get("context"), state.settings.max_context_bytes)
+        context = evaluation_context(body.get("context"), STREAM_TOKEN_CONTEXT_BYTES)
     except InvalidContext as exc:
         raise BadRequest(str(exc), field="context") from None
     issued = int(time.time())

@@ -167,8 +167,16 @@ async def ofrep_one(request: Request) -> Response:
 
 
 async def ofrep_bulk(request: Request) -> Response:
-    """POST /ofrep/v1/evaluate/flags: every visible flag; ETag / If-None-Match -> 304."""
+    """POST /ofrep/v1/evaluate/flags: every visible flag; ETag / If-None-Match -> 304.
+
+    A refetch prompted by our stream carries ``?flagConfigEtag=<seq>``; a replica that is
+    behind that reads the change log first, so it never answers 304 with stale values.
+    """
     state, key, env, seq = await _environment(request)
+    wanted = request.query_params.get("flagConfigEtag", "")
+    if wanted.isdigit() and int(wanted) > seq:
+        await state.snapshots.refresh(key.project)
+        state, key, env, seq = await _environment(request)
     try:
         ctx = await _ofrep_context(request, state)
     except InvalidContext as exc:

@@ -146,6 +146,7 @@ async def test_stream_token__minted_by_server_key__url_streams_that_context(
         ({"ttl": 60}, 400, "ttl"),
         ({"context": ["not", "an", "object"]}, 400, "context"),
         ({"context": {"blob": "x" * 40_000}}, 413, None),
+        ({"context": {"blob": "x" * 5_000}}, 413, None),  # fits a request, not a URL
     ],
 )
 async def test_stream_token__bad_request__4xx_naming_the_problem(

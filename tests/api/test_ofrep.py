@@ -142,3 +142,35 @@ async def test_ofrep_bulk__flag_changes__etag_changes(
 
     assert later.status_code == 200
     assert {f["key"]: f["value"] for f in later.json()["flags"]}["legacy-mode"] is True
+
+
+async def test_ofrep_bulk__refetch_with_newer_flag_config_etag__replica_catches_up_first(
+    seeded: Seeded,
+) -> None:
+    from tests.api.conftest import ADMIN, ServerThread
+
+    # A replica whose own poll would not come for 60 s: only the refetch hint can help.
+    server = ServerThread(seeded.settings.model_copy(update={"poll_interval_s": 60}))
+    url = server.start()
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            headers = {"X-API-Key": seeded.server_key}
+            body = {"context": {"targetingKey": "u1"}}
+            first = await http.post("/ofrep/v1/evaluate/flags", json=body, headers=headers)
+            changed = await seeded.services.flags.set_enabled(
+                ADMIN, "demo", "legacy-mode", "production", True
+            )
+            seq = await seeded.services.store.get_seq("demo")
+            conditional = {**headers, "If-None-Match": first.headers["etag"]}
+
+            unhinted = await http.post("/ofrep/v1/evaluate/flags", json=body, headers=conditional)
+            hinted = await http.post(
+                f"/ofrep/v1/evaluate/flags?flagConfigEtag={seq}", json=body, headers=conditional
+            )
+    finally:
+        server.stop()
+
+    assert changed.environments["production"].enabled is True
+    assert unhinted.status_code == 304  # this replica has not read the change log yet
+    assert hinted.status_code == 200
+    assert {f["key"]: f["value"] for f in hinted.json()["flags"]}["legacy-mode"] is True
