@@ -6,6 +6,7 @@ every replica within it (the store is the truth; no replica holds keys of its ow
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Collection
 
@@ -33,17 +34,42 @@ class KeyAuthenticator:
         self._secret = secret
         self._ttl_s = ttl_s
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
+        # One store read per key at a time: when an entry expires under load, the requests
+        # in flight share that read instead of each issuing their own (a stampede).
+        self._inflight: dict[str, asyncio.Future[ApiKey | None]] = {}
 
     async def lookup(self, raw: str) -> ApiKey | None:
         digest = keys.digest(raw, self._secret)
-        now = time.monotonic()
         cached = self._cache.get(digest)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        found = await self._store.get_api_key(digest) if keys.looks_like_key(raw) else None
+        if not keys.looks_like_key(raw):
+            return None
+        pending = self._inflight.get(digest)
+        if pending is not None:
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this request was cancelled, not the shared read
+                return await self.lookup(raw)  # the reading request went away: read anew
+        future: asyncio.Future[ApiKey | None] = asyncio.get_running_loop().create_future()
+        self._inflight[digest] = future
+        try:
+            found = await self._store.get_api_key(digest)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        finally:
+            del self._inflight[digest]
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
-        self._cache[digest] = (now + self._ttl_s, found)
+        self._cache[digest] = (time.monotonic() + self._ttl_s, found)
+        future.set_result(found)
         return found
 
     async def authenticate(self, raw: str | None, kinds: Collection[KeyKind]) -> ApiKey:
