@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from ff_core.errors import (
@@ -82,9 +82,19 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return problem(exc.status_code, "http_error", str(exc.detail))
 
 
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up mid-body: nobody reads the answer, and it is no server error."""
+    return Response(status_code=400)
+
+
 async def unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(500, "internal_error", "internal error; it has been logged")
 
 
-HANDLERS: dict[Any, Any] = {FFError: ff_error, HTTPException: http_error, Exception: unexpected}
+HANDLERS: dict[Any, Any] = {
+    FFError: ff_error,
+    HTTPException: http_error,
+    ClientDisconnect: client_gone,
+    Exception: unexpected,
+}

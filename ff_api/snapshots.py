@@ -28,6 +28,8 @@ class ProjectSnapshot:
     state: ProjectState
     seq: int
     environments: dict[str, CompiledEnvironment] = field(default_factory=dict)
+    # Stream events of this snapshot's changes, encoded once for every subscriber.
+    encoded_events: dict[tuple[int, str], bytes] = field(default_factory=dict)
 
     @classmethod
     def build(cls, state: ProjectState) -> ProjectSnapshot:

@@ -138,22 +138,41 @@ def stream_url(request: Request, token: str) -> str:
     return str(request.url_for("browser_stream").include_query_params(token=token))
 
 
+_STREAMS: dict[tuple[str, float, str, bytes], list[dict[str, Any]]] = {}
+_STREAMS_LIMIT = 10_000
+
+
 def event_streams(
     request: Request, secret: bytes, key: ApiKey, context: dict[str, Any], now: float | None = None
 ) -> list[dict[str, Any]]:
-    """OFREP's ``eventStreams``: our stream, with a token for this key and context."""
+    """OFREP's ``eventStreams``: our stream, with a token for this key and context.
+
+    The token is the same for one key and context within a window, so it is signed once
+    per window (signing and building the URL cost more than evaluating ten flags)."""
     at = time.time() if now is None else now
     issued = at - at % OFREP_TOKEN_WINDOW_S
-    token = tokens.issue(
-        secret, tokens.Audience.STREAM, token_claims(key, context), MAX_TTL_S, now=issued
+    memo = (
+        key.id,
+        issued,
+        str(request.base_url),
+        orjson.dumps(context, option=orjson.OPT_SORT_KEYS, default=str),
     )
-    return [
-        {
-            "type": "sse",
-            "url": stream_url(request, token),
-            "inactivityDelaySec": OFREP_INACTIVITY_DELAY_S,
-        }
-    ]
+    streams = _STREAMS.get(memo)
+    if streams is None:
+        token = tokens.issue(
+            secret, tokens.Audience.STREAM, token_claims(key, context), MAX_TTL_S, now=issued
+        )
+        streams = [
+            {
+                "type": "sse",
+                "url": stream_url(request, token),
+                "inactivityDelaySec": OFREP_INACTIVITY_DELAY_S,
+            }
+        ]
+        if len(_STREAMS) >= _STREAMS_LIMIT:
+            _STREAMS.clear()
+        _STREAMS[memo] = streams
+    return streams
 
 
 # -- routes ------------------------------------------------------------------------------------

@@ -192,20 +192,53 @@ async def ofrep_bulk(request: Request) -> Response:
     etag = f'"{tag}"'
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
-    flags = []
-    for name in sorted(f for f in env.flags if _visible(key, env, f)):
-        result = _count(state, key, env, evaluate(env, name, ctx, now=time.time()))
-        if result.error_code is None:
-            flags.append(_ofrep_success(result))
-        else:
-            flags.append(_ofrep_error(name, result.error_code, result.error_message or ""))
-    body = {
-        "flags": flags,
+    now = time.time()
+    fragments = [
+        _ofrep_fragment(_count(state, key, env, evaluate(env, name, ctx, now=now)))
+        for name in _visible_names(key, env)
+    ]
+    # OFREP's change notifications: our browser stream, with a token for this context.
+    tail = {
         "metadata": {"seq": seq},
-        # OFREP's change notifications: our browser stream, with a token for this context.
         "eventStreams": event_streams(request, state.secret, key, ctx),
     }
-    return JSONResponse(body, headers={"ETag": etag})
+    body = b'{"flags":[' + b",".join(fragments) + b"]," + orjson.dumps(tail)[1:]
+    return Response(body, headers={"ETag": etag}, media_type="application/json")
+
+
+# Each possible answer (Resolution) is built once when a flag is compiled, so its OFREP JSON
+# can be too: keyed by identity, holding the Resolution so that the id is never reused.
+_FRAGMENTS: dict[int, tuple[Resolution, bytes]] = {}
+_NAMES: dict[tuple[int, bool], tuple[CompiledEnvironment, list[str]]] = {}
+_MEMO_LIMIT = 100_000
+
+
+def _ofrep_fragment(result: Resolution) -> bytes:
+    cached = _FRAGMENTS.get(id(result))
+    if cached is not None and cached[0] is result:
+        return cached[1]
+    if result.error_code is None:
+        fragment = orjson.dumps(_ofrep_success(result))
+    else:
+        fragment = orjson.dumps(
+            _ofrep_error(result.key, result.error_code, result.error_message or "")
+        )
+    if len(_FRAGMENTS) >= _MEMO_LIMIT:
+        _FRAGMENTS.clear()
+    _FRAGMENTS[id(result)] = (result, fragment)
+    return fragment
+
+
+def _visible_names(key: ApiKey, env: CompiledEnvironment) -> list[str]:
+    memo = (id(env), key.kind is KeyKind.SERVER)
+    cached = _NAMES.get(memo)
+    if cached is not None and cached[0] is env:
+        return cached[1]
+    names = sorted(f for f in env.flags if _visible(key, env, f))
+    if len(_NAMES) >= 1_000:
+        _NAMES.clear()
+    _NAMES[memo] = (env, names)
+    return names
 
 
 routes = [

@@ -72,6 +72,17 @@ def change_event(
     )
 
 
+def shared_event(change: ChangeEntry, snapshot: ProjectSnapshot, environment: str) -> bytes:
+    """A live change's event, built and encoded once for all subscribers of its environment
+    (the fan-out to a thousand streams otherwise serialises the same flag a thousand times)."""
+    memo = snapshot.encoded_events
+    encoded = memo.get((change.seq, environment))
+    if encoded is None:
+        encoded = change_event(change, snapshot, environment).encode()
+        memo[(change.seq, environment)] = encoded
+    return encoded
+
+
 def snapshot_event(snapshot: ProjectSnapshot, environment: str) -> ServerSentEvent:
     return event(snapshot_data(snapshot, environment), "snapshot", snapshot.seq)
 
@@ -114,7 +125,7 @@ async def sdk_stream(request: Request) -> Response:
 
 async def definition_events(
     state: ApiState, key: ApiKey, resume: int | None
-) -> AsyncIterator[ServerSentEvent]:
+) -> AsyncIterator[ServerSentEvent | bytes]:
     environment = key.environment
     assert environment is not None
     # Subscribe before reading the snapshot: a change applied in between is then queued.
@@ -135,7 +146,7 @@ async def definition_events(
             current, changes = batch
             for change in changes:
                 if change.seq > cursor:
-                    yield change_event(change, current, environment)
+                    yield shared_event(change, current, environment)
                     cursor = change.seq
     finally:
         state.hub.unsubscribe(subscriber)
