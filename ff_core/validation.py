@@ -19,10 +19,14 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
+def summarise(errors: list[dict[str, str]]) -> str:
+    """The first few field errors in one line, for a message."""
+    return "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+
+
 def invalid(exc: ValidationError, what: str) -> InvalidDefinition:
     errors = field_errors(exc)
-    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-    return InvalidDefinition(f"invalid {what}: {summary}", errors=errors)
+    return InvalidDefinition(f"invalid {what}: {summarise(errors)}", errors=errors)
 
 
 def validated(build: Callable[[], T], what: str) -> T:

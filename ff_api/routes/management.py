@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import TypeVar
 
-import orjson
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 from ff_api.context import read_json
 from ff_api.errors import BadRequest, PreconditionRequired
 from ff_api.principals import Grant, grant, principal
+from ff_api.responses import json_response
 from ff_api.schemas import (
     FlagEnvironmentSummary,
     FlagPage,
@@ -43,7 +43,7 @@ from ff_api.schemas import (
     Rollback,
     SetEnabledIn,
 )
-from ff_api.state import ApiState, state_of
+from ff_api.state import state_of
 from ff_core.errors import Forbidden, InvalidDefinition
 from ff_core.limits import MAX_NOTE_LENGTH
 from ff_core.models import (
@@ -62,12 +62,6 @@ M = TypeVar("M", bound=BaseModel)
 
 
 # -- plumbing -----------------------------------------------------------------------------------
-
-
-def _json(data: Any, status: int = 200, etag: int | None = None) -> Response:
-    headers = {"ETag": f'"{etag}"'} if etag is not None else None
-    body = orjson.dumps(data.model_dump(mode="json") if isinstance(data, BaseModel) else data)
-    return Response(body, status, headers=headers, media_type="application/json")
 
 
 async def _body(request: Request, model: type[M], what: str) -> M:
@@ -118,28 +112,26 @@ def _written(request: Request) -> None:
     state_of(request).snapshots.poke()
 
 
-def _state(request: Request) -> ApiState:
-    return state_of(request)
-
-
 # -- identity and projects ----------------------------------------------------------------------
 
 
 async def me(request: Request) -> Response:
     """GET /api/v1/me: who the credentials name, and their projects."""
-    state = _state(request)
+    state = state_of(request)
     who = await principal(request)
     if who.key is not None:
         memberships = []
     else:
         assert who.email is not None
         memberships = await state.store.list_memberships(who.email)
-    return _json(Me(subject=who.actor.subject, kind=who.actor.kind.value, memberships=memberships))
+    return json_response(
+        Me(subject=who.actor.subject, kind=who.actor.kind.value, memberships=memberships)
+    )
 
 
 async def list_projects(request: Request) -> Response:
     """GET /api/v1/projects: the projects the caller is a member of (an admin key: its own)."""
-    state = _state(request)
+    state = state_of(request)
     who = await principal(request)
     if who.key is not None:
         keys = [who.key.project]
@@ -147,12 +139,12 @@ async def list_projects(request: Request) -> Response:
         assert who.email is not None
         keys = sorted(m.project for m in await state.store.list_memberships(who.email))
     projects = [await state.services.projects.get_project(k) for k in keys]
-    return _json(ProjectList(items=projects))
+    return json_response(ProjectList(items=projects))
 
 
 async def create_project(request: Request) -> Response:
     """POST /api/v1/projects: a signed-in user creates a project and becomes its owner."""
-    state = _state(request)
+    state = state_of(request)
     who = await principal(request)
     if who.actor.kind is not ActorKind.USER or who.email is None:
         raise Forbidden("admin keys belong to one project; sign in to create projects")
@@ -167,14 +159,14 @@ async def create_project(request: Request) -> Response:
     await state.services.access.set_member(
         who.actor, created.key, who.email, Role.OWNER, granted_by=Role.OWNER
     )
-    return _json(created, 201, etag=created.version)
+    return json_response(created, 201, etag=created.version)
 
 
 async def get_project(request: Request) -> Response:
     project = _project(request)
     await grant(request, project, Role.VIEWER)
-    found = await _state(request).services.projects.get_project(project)
-    return _json(found, etag=found.version)
+    found = await state_of(request).services.projects.get_project(project)
+    return json_response(found, etag=found.version)
 
 
 async def add_environment(request: Request) -> Response:
@@ -182,7 +174,7 @@ async def add_environment(request: Request) -> Response:
     project = _project(request)
     who = await grant(request, project, Role.ADMIN)
     environment = await _body(request, Environment, "environment")
-    projects = _state(request).services.projects
+    projects = state_of(request).services.projects
     # Adding one that exists is a no-op (so a retry is safe): 200 rather than 201.
     existed = environment.key in (await projects.get_project(project)).environment_keys()
     updated = await projects.add_environment(
@@ -193,7 +185,7 @@ async def add_environment(request: Request) -> Response:
         idempotency_key=_idempotency(request),
     )
     _written(request)
-    return _json(updated, 200 if existed else 201, etag=updated.version)
+    return json_response(updated, 200 if existed else 201, etag=updated.version)
 
 
 # -- flags --------------------------------------------------------------------------------------
@@ -252,7 +244,7 @@ async def list_flags(request: Request) -> Response:
     query = request.query_params
     limit = _limit(request, 50, 200)
     cursor = query.get("cursor")
-    flags = await _state(request).services.flags.list_flags(
+    flags = await state_of(request).services.flags.list_flags(
         project, search=query.get("search") or None, tag=query.get("tag") or None
     )
     archived = query.get("archived")
@@ -262,25 +254,25 @@ async def list_flags(request: Request) -> Response:
         flags = [f for f in flags if not f.archived]
     elif archived == "true":
         flags = [f for f in flags if f.archived]
-    return _json(_page(flags, _decode_cursor(cursor) if cursor else None, limit))
+    return json_response(_page(flags, _decode_cursor(cursor) if cursor else None, limit))
 
 
 async def create_flag(request: Request) -> Response:
     project = _project(request)
     who = await grant(request, project, Role.EDITOR)
     flag = await _body(request, Flag, "flag")
-    created = await _state(request).services.flags.create_flag(
+    created = await state_of(request).services.flags.create_flag(
         who.actor, project, flag, note=_note(request), idempotency_key=_idempotency(request)
     )
     _written(request)
-    return _json(created, 201, etag=created.version)
+    return json_response(created, 201, etag=created.version)
 
 
 async def get_flag(request: Request) -> Response:
     project = _project(request)
     await grant(request, project, Role.VIEWER)
-    flag = await _state(request).services.flags.get_flag(project, request.path_params["key"])
-    return _json(flag, etag=flag.version)
+    flag = await state_of(request).services.flags.get_flag(project, request.path_params["key"])
+    return json_response(flag, etag=flag.version)
 
 
 async def update_flag(request: Request) -> Response:
@@ -288,10 +280,10 @@ async def update_flag(request: Request) -> Response:
     project = _project(request)
     who = await grant(request, project, Role.EDITOR)
     expected = _if_match(request, required=False)
-    raw = await read_json(request, _state(request).settings.max_management_body_bytes)
+    raw = await read_json(request, state_of(request).settings.max_management_body_bytes)
     if not isinstance(raw, dict) or not raw:
         raise BadRequest("the body must be a JSON object of the fields to change")
-    updated = await _state(request).services.flags.update_flag(
+    updated = await state_of(request).services.flags.update_flag(
         who.actor,
         project,
         request.path_params["key"],
@@ -301,7 +293,7 @@ async def update_flag(request: Request) -> Response:
         idempotency_key=_idempotency(request),
     )
     _written(request)
-    return _json(updated, etag=updated.version)
+    return json_response(updated, etag=updated.version)
 
 
 async def put_environment(request: Request) -> Response:
@@ -311,7 +303,7 @@ async def put_environment(request: Request) -> Response:
     expected = _if_match(request, required=True)
     config = await _body(request, EnvironmentConfig, "environment config")
     environment = request.path_params["environment"]
-    updated = await _state(request).services.flags.update_environment(
+    updated = await state_of(request).services.flags.update_environment(
         who.actor,
         project,
         request.path_params["key"],
@@ -322,7 +314,7 @@ async def put_environment(request: Request) -> Response:
         idempotency_key=_idempotency(request),
     )
     _written(request)
-    return _json(updated, etag=updated.environments[environment].version)
+    return json_response(updated, etag=updated.environments[environment].version)
 
 
 async def set_enabled_in(request: Request) -> Response:
@@ -330,7 +322,7 @@ async def set_enabled_in(request: Request) -> Response:
     project = _project(request)
     who = await grant(request, project, Role.EDITOR)
     body = await _body(request, SetEnabledIn, "set-enabled-in")
-    flags = _state(request).services.flags
+    flags = state_of(request).services.flags
     key = request.path_params["key"]
     note, idempotency = body.note or _note(request), _idempotency(request)
     if body.enabled is None:
@@ -351,13 +343,13 @@ async def set_enabled_in(request: Request) -> Response:
                 idempotency_key=f"{idempotency}#{index}" if idempotency else None,
             )
     _written(request)
-    return _json(updated, etag=updated.version)
+    return json_response(updated, etag=updated.version)
 
 
 async def delete_flag(request: Request) -> Response:
     project = _project(request)
     who = await grant(request, project, Role.ADMIN)
-    await _state(request).services.flags.delete_flag(
+    await state_of(request).services.flags.delete_flag(
         who.actor,
         project,
         request.path_params["key"],
@@ -378,7 +370,7 @@ async def rollback(request: Request) -> Response:
     project = _project(request)
     who = await grant(request, project, Role.EDITOR)
     body = await _body(request, Rollback, "rollback")
-    restored = await _state(request).services.flags.rollback(
+    restored = await state_of(request).services.flags.rollback(
         who.actor,
         project,
         request.path_params["key"],
@@ -387,7 +379,7 @@ async def rollback(request: Request) -> Response:
         idempotency_key=_idempotency(request),
     )
     _written(request)
-    return _json(restored, etag=restored.version)
+    return json_response(restored, etag=restored.version)
 
 
 async def _history(request: Request, entity: EntityKind) -> Response:
@@ -396,7 +388,7 @@ async def _history(request: Request, entity: EntityKind) -> Response:
     key = request.path_params["key"]
     limit = _limit(request, 50, 500)
     before = request.query_params.get("before") or None
-    state = _state(request)
+    state = state_of(request)
     if entity is EntityKind.FLAG:
         page = await state.services.flags.list_history(project, key, limit=limit, before=before)
     else:
@@ -407,7 +399,7 @@ async def _history(request: Request, entity: EntityKind) -> Response:
             await state.services.flags.get_flag(project, key)
         else:
             await state.services.segments.get_segment(project, key)
-    return _json(HistoryPage(items=page.items, next_cursor=page.next_cursor))
+    return json_response(HistoryPage(items=page.items, next_cursor=page.next_cursor))
 
 
 # -- segments -----------------------------------------------------------------------------------
@@ -416,28 +408,28 @@ async def _history(request: Request, entity: EntityKind) -> Response:
 async def list_segments(request: Request) -> Response:
     project = _project(request)
     await grant(request, project, Role.VIEWER)
-    segments = await _state(request).services.segments.list_segments(project)
-    return _json({"items": [s.model_dump(mode="json") for s in segments]})
+    segments = await state_of(request).services.segments.list_segments(project)
+    return json_response({"items": [s.model_dump(mode="json") for s in segments]})
 
 
 async def create_segment(request: Request) -> Response:
     project = _project(request)
     who = await grant(request, project, Role.EDITOR)
     segment = await _body(request, Segment, "segment")
-    created = await _state(request).services.segments.save_segment(
+    created = await state_of(request).services.segments.save_segment(
         who.actor, project, segment, note=_note(request), idempotency_key=_idempotency(request)
     )
     _written(request)
-    return _json(created, 201, etag=created.version)
+    return json_response(created, 201, etag=created.version)
 
 
 async def get_segment(request: Request) -> Response:
     project = _project(request)
     await grant(request, project, Role.VIEWER)
-    segment = await _state(request).services.segments.get_segment(
+    segment = await state_of(request).services.segments.get_segment(
         project, request.path_params["key"]
     )
-    return _json(segment, etag=segment.version)
+    return json_response(segment, etag=segment.version)
 
 
 async def put_segment(request: Request) -> Response:
@@ -449,7 +441,7 @@ async def put_segment(request: Request) -> Response:
     key = request.path_params["key"]
     if segment.key != key:
         raise BadRequest(f"the body's key {segment.key!r} is not {key!r}", field="key")
-    saved = await _state(request).services.segments.save_segment(
+    saved = await state_of(request).services.segments.save_segment(
         who.actor,
         project,
         segment,
@@ -458,13 +450,13 @@ async def put_segment(request: Request) -> Response:
         idempotency_key=_idempotency(request),
     )
     _written(request)
-    return _json(saved, etag=saved.version)
+    return json_response(saved, etag=saved.version)
 
 
 async def delete_segment(request: Request) -> Response:
     project = _project(request)
     who = await grant(request, project, Role.EDITOR)
-    await _state(request).services.segments.delete_segment(
+    await state_of(request).services.segments.delete_segment(
         who.actor,
         project,
         request.path_params["key"],
@@ -485,8 +477,8 @@ async def segment_history(request: Request) -> Response:
 async def list_keys(request: Request) -> Response:
     project = _project(request)
     await grant(request, project, Role.ADMIN)
-    found = await _state(request).services.access.list_keys(project)
-    return _json({"items": [KeyView.of(k).model_dump(mode="json") for k in found]})
+    found = await state_of(request).services.access.list_keys(project)
+    return json_response({"items": [KeyView.of(k).model_dump(mode="json") for k in found]})
 
 
 async def create_key(request: Request) -> Response:
@@ -494,7 +486,7 @@ async def create_key(request: Request) -> Response:
     project = _project(request)
     who = await grant(request, project, Role.ADMIN)
     body = await _body(request, KeyCreate, "API key")
-    key, raw = await _state(request).services.access.create_key(
+    key, raw = await state_of(request).services.access.create_key(
         who.actor,
         project,
         body.kind,
@@ -503,24 +495,24 @@ async def create_key(request: Request) -> Response:
         role=body.role,
         granted_by=who.role,
     )
-    return _json(KeyCreated(key=KeyView.of(key), raw_key=raw), 201)
+    return json_response(KeyCreated(key=KeyView.of(key), raw_key=raw), 201)
 
 
 async def revoke_key(request: Request) -> Response:
     """DELETE .../keys/{id}: every replica refuses it within the poll interval."""
     project = _project(request)
     who = await grant(request, project, Role.ADMIN)
-    revoked = await _state(request).services.access.revoke_key(
+    revoked = await state_of(request).services.access.revoke_key(
         who.actor, project, request.path_params["key_id"]
     )
-    return _json(KeyView.of(revoked))
+    return json_response(KeyView.of(revoked))
 
 
 async def list_members(request: Request) -> Response:
     project = _project(request)
     await grant(request, project, Role.VIEWER)
-    members = await _state(request).services.access.list_members(project)
-    return _json({"items": [m.model_dump(mode="json") for m in members]})
+    members = await state_of(request).services.access.list_members(project)
+    return json_response({"items": [m.model_dump(mode="json") for m in members]})
 
 
 async def set_member(request: Request) -> Response:
@@ -528,16 +520,16 @@ async def set_member(request: Request) -> Response:
     project = _project(request)
     who: Grant = await grant(request, project, Role.ADMIN)
     body = await _body(request, MemberSet, "member")
-    member = await _state(request).services.access.set_member(
+    member = await state_of(request).services.access.set_member(
         who.actor, project, request.path_params["email"], body.role, granted_by=who.role
     )
-    return _json(member)
+    return json_response(member)
 
 
 async def remove_member(request: Request) -> Response:
     project = _project(request)
     who = await grant(request, project, Role.ADMIN)
-    await _state(request).services.access.remove_member(
+    await state_of(request).services.access.remove_member(
         who.actor, project, request.path_params["email"], granted_by=who.role
     )
     return Response(status_code=204)
@@ -546,7 +538,6 @@ async def remove_member(request: Request) -> Response:
 # -- routes -------------------------------------------------------------------------------------
 
 P = "/api/v1/projects/{project}"
-Handler = Callable[[Request], Any]
 
 routes: list[BaseRoute] = [
     Route("/api/v1/me", me, methods=["GET"]),

@@ -6,7 +6,6 @@ import hmac
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,16 +15,13 @@ from ff_api.auth import raw_key
 from ff_api.context import read_json
 from ff_api.errors import BadRequest
 from ff_api.principals import grant
+from ff_api.responses import json_response
 from ff_api.state import state_of
 from ff_api.usage import UsageReport
 from ff_core.errors import NotFound, Unauthorized
 from ff_core.models import FlagUsage, KeyKind, Role
 from ff_core.models.usage import STALE_AFTER_DAYS, USAGE_WINDOW_DAYS
-from ff_core.validation import field_errors
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status, media_type="application/json")
+from ff_core.validation import field_errors, summarise
 
 
 async def metrics(request: Request) -> Response:
@@ -57,14 +53,13 @@ async def sdk_usage(request: Request) -> Response:
         report = UsageReport.model_validate(raw)
     except ValidationError as exc:
         errors = field_errors(exc)
-        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        raise BadRequest(f"invalid usage report: {summary}", errors=errors) from None
+        raise BadRequest(f"invalid usage report: {summarise(errors)}", errors=errors) from None
     snapshot = await state.snapshots.get(key.project)
     known = snapshot.environment(key.environment).flags
     counts = {flag: n for flag, n in report.counts.items() if flag in known}
     state.usage.report(key.project, key.environment, counts)
     ignored = sorted(flag for flag in report.counts if flag not in known)
-    return _json({"accepted": len(counts), "ignored": ignored}, 202)
+    return json_response({"accepted": len(counts), "ignored": ignored}, 202)
 
 
 def _window(now: datetime) -> dict[str, Any]:
@@ -85,7 +80,7 @@ async def project_usage(request: Request) -> Response:
     recorded = {u.flag: u for u in await state.store.get_usage(project, now=now)}
     flags = [recorded.get(k) or FlagUsage(project=project, flag=k) for k in snapshot.state.flags]
     listed = [f.model_dump(mode="json") for f in sorted(flags, key=lambda u: u.flag)]
-    return _json({"project": project, **_window(now), "flags": listed})
+    return json_response({"project": project, **_window(now), "flags": listed})
 
 
 async def flag_usage(request: Request) -> Response:
@@ -98,7 +93,7 @@ async def flag_usage(request: Request) -> Response:
         raise NotFound(f"flag {flag!r} not found in project {project!r}", entity="flag", key=flag)
     now = datetime.now(UTC)
     usage = await state.store.get_flag_usage(project, flag, now=now)
-    return _json({**_window(now), **usage.model_dump(mode="json")})
+    return json_response({**_window(now), **usage.model_dump(mode="json")})
 
 
 routes = [
