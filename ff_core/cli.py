@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -95,8 +96,17 @@ def _flag_rows(flags: list[Flag], environments: list[str]) -> list[list[str]]:
 
 
 @app.command()
-def serve() -> None:
-    """Run ff locally: the embedded DynamoDB with a demo project, kept in FF_DATA_DIR."""
+def serve(
+    with_api: Annotated[
+        bool, typer.Option("--api/--no-api", help="Also run the API (`ff api`)")
+    ] = True,
+    with_dashboard: Annotated[
+        bool,
+        typer.Option("--dashboard/--no-dashboard", help="Also run the dashboard (`ff dashboard`)"),
+    ] = True,
+) -> None:
+    """Run ff locally: the embedded DynamoDB with a demo project (kept in FF_DATA_DIR),
+    the API and the dashboard."""
     settings = _settings()
     if not settings.embedded:
         typer.echo(
@@ -105,10 +115,30 @@ def serve() -> None:
             err=True,
         )
         raise typer.Exit(2)
-    asyncio.run(_serve(settings))
+    children = [c for c, wanted in (("api", with_api), ("dashboard", with_dashboard)) if wanted]
+    asyncio.run(_serve(settings, children))
 
 
-async def _serve(settings: Settings) -> None:
+def _start_children(commands: list[str]) -> list[subprocess.Popen[bytes]]:
+    """`ff api` / `ff dashboard` beside the embedded store; they find it by its data dir."""
+    return [
+        subprocess.Popen([sys.executable, "-m", "ff_core", command], start_new_session=True)
+        for command in commands
+    ]
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+
+
+async def _serve(settings: Settings, children: list[str]) -> None:
     server = embedded.EmbeddedDynamo(settings.data_dir, settings.embedded_port)
     try:
         endpoint = server.start()
@@ -124,24 +154,39 @@ async def _serve(settings: Settings) -> None:
             if saved and not await store.list_projects():
                 await store.load_items(saved)
             seeded = await demo.seed(Services(store))
-            _banner(settings, endpoint, seeded, len(saved))
+            _banner(settings, endpoint, seeded, len(saved), children)
+            started = _start_children(children)
             persist = asyncio.create_task(embedded.persist_forever(store, settings.data_dir))
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, persist.cancel)
-            with contextlib.suppress(asyncio.CancelledError):
-                await persist
+            try:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await persist
+            finally:
+                _stop_children(started)
             embedded.write_table_file(settings.data_dir, await store.dump_items())
     finally:
         server.stop()
     typer.echo("ff stopped; data kept in " + str(settings.data_dir))
 
 
-def _banner(settings: Settings, endpoint: str, seeded: bool, restored: int) -> None:
+def _banner(
+    settings: Settings, endpoint: str, seeded: bool, restored: int, children: list[str]
+) -> None:
     what = "seeded the demo project" if seeded else f"restored {restored} items"
+    urls = {
+        "api": "  API:       http://{}:{}\n".format(
+            os.environ.get("FF_API_HOST", "127.0.0.1"), os.environ.get("FF_API_PORT", "8080")
+        ),
+        "dashboard": "  Dashboard: {} (the first start builds it: about a minute)\n".format(
+            os.environ.get("FF_PUBLIC_URL", "http://127.0.0.1:3000")
+        ),
+    }
     typer.echo(
         f"ff is running: embedded DynamoDB at {endpoint} ({what}; data in {settings.data_dir})\n"
-        "In another terminal (`. .venv/bin/activate` first):\n"
+        + "".join(urls[c] for c in children)
+        + "In another terminal (`. .venv/bin/activate` first):\n"
         "  ff flags list --project demo\n"
         "  ff eval new-checkout --project demo --environment production "
         '--context \'{"targeting_key": "u1", "country": "US", "plan": "pro"}\'\n'
@@ -169,6 +214,13 @@ def api() -> None:
         port,
     ]
     os.execv(sys.executable, command)
+
+
+@app.command()
+def dashboard() -> None:
+    """Build and run the dashboard (FF_ADMIN_HOST, FF_ADMIN_PORT; sign-in: FF_AUTH)."""
+    # Replaced by ff_admin's launcher: ff_core imports nothing of the dashboard.
+    os.execv(sys.executable, [sys.executable, "-m", "ff_admin.run"])
 
 
 @keys_app.command("create")

@@ -1,4 +1,5 @@
-"""API keys: generated here, shown once, stored only as an HMAC-SHA256 and a short prefix."""
+"""API keys and invitation tokens: generated here, shown once, stored only as an HMAC-SHA256
+(and, for a key, a short prefix)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,22 @@ from ff_core.models import KeyKind
 from ff_core.settings import Settings
 
 _PREFIXES = {KeyKind.SERVER: "ffs_", KeyKind.CLIENT: "ffc_", KeyKind.ADMIN: "ffa_"}
+INVITATION_PREFIX = "ffi_"
 DISPLAY_PREFIX_LENGTH = 12
 
 
 def generate(kind: KeyKind) -> str:
     """A new raw key; its kind is readable from the prefix so a misplaced key is recognisable."""
     return _PREFIXES[kind] + secrets.token_urlsafe(32)
+
+
+def generate_invitation_token() -> str:
+    """A new raw invitation token: hashed like a key, but never accepted as one."""
+    return INVITATION_PREFIX + secrets.token_urlsafe(32)
+
+
+def looks_like_invitation_token(raw: str) -> bool:
+    return raw.startswith(INVITATION_PREFIX) and len(raw) < 128
 
 
 def digest(raw: str, secret: bytes) -> str:

@@ -1,4 +1,4 @@
-"""Short-lived signed tokens (JWT, HS256 through joserfc): browser stream tokens and sessions.
+"""Short-lived signed tokens (JWT, HS256 through joserfc): browser streams, sessions, sign-ins.
 
 Each purpose is an audience with its own key derived from the deployment's key secret, so
 a token minted for one purpose is refused by the other, and every replica verifies what
@@ -28,6 +28,7 @@ _LEEWAY_S = 5
 class Audience(StrEnum):
     STREAM = "ff-stream"  # a browser's EventSource: project, environment, key id, context
     SESSION = "ff-session"  # a dashboard sign-in: the verified email
+    LOGIN = "ff-login"  # a dashboard sign-in under way: OIDC state, nonce, PKCE verifier, next
 
 
 def _key(secret: bytes, audience: Audience) -> OctKey:

@@ -1,7 +1,14 @@
 """ff's domain models: pydantic v2, frozen, unknown fields refused."""
 
 from ff_core.models._base import Model
-from ff_core.models.access import ApiKey, KeyKind, Member, Role
+from ff_core.models.access import (
+    ApiKey,
+    Invitation,
+    InvitationStatus,
+    KeyKind,
+    Member,
+    Role,
+)
 from ff_core.models.audit import (
     Action,
     Actor,
@@ -46,6 +53,8 @@ __all__ = [
     "FlagKind",
     "FlagUsage",
     "HistoryEntry",
+    "Invitation",
+    "InvitationStatus",
     "KeyKind",
     "Member",
     "Model",

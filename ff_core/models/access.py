@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ff_core.models._base import Model
 
@@ -25,9 +25,12 @@ class Role(StrEnum):
 _RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2, Role.OWNER: 3}
 
 
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+
+
 class Member(Model):
     project: str
-    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str = Field(min_length=3, max_length=320, pattern=EMAIL_PATTERN)
     role: Role
     added_by: str
     added_at: datetime
@@ -62,3 +65,56 @@ class ApiKey(Model):
         elif self.environment is None or self.role is not None:
             raise ValueError(f"a {self.kind.value} key has one environment and no role")
         return self
+
+
+INVITATION_LIFETIME = timedelta(days=7)
+
+
+class InvitationStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class Invitation(Model):
+    """An invitation to join a project with a role, accepted on sign-in with ``email``.
+
+    Like an API key, the raw token is shown once and never stored: only its HMAC.
+    """
+
+    id: str
+    project: str
+    email: str = Field(min_length=3, max_length=320, pattern=EMAIL_PATTERN)
+    role: Role
+    token_hash: str = Field(min_length=64, max_length=64)
+    invited_by: str
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    # The signed-in email that accepted it.
+    accepted_by: str | None = None
+    revoked_at: datetime | None = None
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        # Sign-in emails are compared case-insensitively; one spelling is stored.
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Invitation:
+        if self.expires_at <= self.created_at:
+            raise ValueError("an invitation expires after it is created")
+        if (self.accepted_at is None) != (self.accepted_by is None):
+            raise ValueError("accepted_at and accepted_by are set together")
+        return self
+
+    def status(self, now: datetime) -> InvitationStatus:
+        if self.accepted_at is not None:
+            return InvitationStatus.ACCEPTED
+        if self.revoked_at is not None:
+            return InvitationStatus.REVOKED
+        if now >= self.expires_at:
+            return InvitationStatus.EXPIRED
+        return InvitationStatus.PENDING

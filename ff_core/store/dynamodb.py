@@ -34,6 +34,7 @@ from ff_core.models import (
     Flag,
     FlagUsage,
     HistoryEntry,
+    Invitation,
     Member,
     Project,
     Segment,
@@ -62,6 +63,7 @@ _CHECK_FAILED = "ConditionalCheckFailed"
 _ENTITY, _HISTORY, _CHANGE, _SEQ, _IDEMPOTENCY = range(5)
 # Retries of a commit that lost the race for the project's change counter.
 _SEQ_ATTEMPTS = 12
+_RECORD_NAMES = {"api_key": "API key", "invitation": "invitation"}
 # Usage items whose expired day counts are known, to be removed by their next update.
 _EXPIRED_USAGE_LIMIT = 10_000
 
@@ -438,6 +440,13 @@ class DynamoStore:
 
     async def save_api_key(self, key: ApiKey, *, create: bool) -> None:
         by_hash, listed = it.apikey_items(key)
+        await self._save_record(by_hash, listed, create=create, entity="api_key", key=key.id)
+
+    async def _save_record(
+        self, by_hash: it.Item, listed: it.Item, *, create: bool, entity: str, key: str
+    ) -> None:
+        """A record looked up by hash and its entry in the project's list, written together;
+        create requires the record to be new, update requires it to exist."""
         condition = "attribute_not_exists(pk)" if create else "attribute_exists(pk)"
         try:
             await self._client.transact_write_items(
@@ -454,11 +463,10 @@ class DynamoStore:
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                what = _RECORD_NAMES[entity]
                 if create:
-                    raise AlreadyExists(f"API key {key.id!r} exists already") from exc
-                raise NotFound(
-                    f"API key {key.id!r} not found", entity="api_key", key=key.id
-                ) from exc
+                    raise AlreadyExists(f"{what} {key!r} exists already") from exc
+                raise NotFound(f"{what} {key!r} not found", entity=entity, key=key) from exc
             raise translate(exc, self._table) from exc
         except BotoCoreError as exc:
             raise translate(exc, self._table) from exc
@@ -523,6 +531,28 @@ class DynamoStore:
             async for item in self._query(
                 KeyConditionExpression="pk = :pk",
                 ExpressionAttributeValues={":pk": {"S": pk}},
+                ConsistentRead=True,
+            )
+        ]
+
+    # -- invitations ---------------------------------------------------------------------------
+
+    async def save_invitation(self, invitation: Invitation, *, create: bool) -> None:
+        by_hash, listed = it.invitation_items(invitation)
+        await self._save_record(
+            by_hash, listed, create=create, entity="invitation", key=invitation.id
+        )
+
+    async def get_invitation_by_hash(self, token_hash: str) -> Invitation | None:
+        item = await self._get(it.invitation_pk(token_hash), it.META)
+        return None if item is None else it.decode_invitation(item)
+
+    async def list_invitations(self, project: str) -> list[Invitation]:
+        return [
+            it.decode_invitation(item)
+            async for item in self._query(
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": it.invitations_pk(project)}},
                 ConsistentRead=True,
             )
         ]

@@ -11,6 +11,12 @@
 | CHANGES#<p>             | <seq:012d>       | change-log entry, TTL                  |
 | IDEMPOTENCY#<p>#<key>   | META             | what a write's idempotency key did, TTL |
 | USAGE#<p>               | <flag key>       | evaluation counts per environment, TTL |
+| APIKEY#<hash>           | META             | API key, looked up by its hash         |
+| KEYS#<p>                | <key id>         | the project's API keys                 |
+| MEMBER#<email>          | PROJECT#<p>      | a user's membership                    |
+| MEMBERS#<p>             | <email>          | the project's members                  |
+| INVITE#<token hash>     | META             | invitation, looked up by its hash, TTL |
+| INVITES#<p>             | <invitation id>  | the project's invitations, TTL         |
 
 Documents are stored as one JSON string attribute ``doc``: no float-to-Decimal
 conversions, and the item validates through the same pydantic model on the way back.
@@ -38,6 +44,7 @@ from ff_core.models import (
     Flag,
     FlagUsage,
     HistoryEntry,
+    Invitation,
     Member,
     Model,
     Project,
@@ -233,6 +240,46 @@ def member_items(member: Member) -> tuple[Item, Item]:
         },
         {"pk": {"S": f"MEMBERS#{member.project}"}, "sk": {"S": member.email}, "doc": doc},
     )
+
+
+# An invitation stays readable (as expired, accepted or revoked) this long after it expires.
+INVITATION_RETENTION_DAYS = 30
+
+
+def invitation_pk(token_hash: str) -> str:
+    return f"INVITE#{token_hash}"
+
+
+def invitations_pk(project: str) -> str:
+    return f"INVITES#{project}"
+
+
+def invitation_ttl(invitation: Invitation) -> int:
+    return int(invitation.expires_at.timestamp()) + INVITATION_RETENTION_DAYS * 86_400
+
+
+def invitation_items(invitation: Invitation) -> tuple[Item, Item]:
+    """The record looked up by token hash, and its entry in the project's list; both expire."""
+    doc = {"S": dump(invitation)}
+    ttl = {"N": str(invitation_ttl(invitation))}
+    return (
+        {
+            "pk": {"S": invitation_pk(invitation.token_hash)},
+            "sk": {"S": META},
+            "doc": doc,
+            "ttl": ttl,
+        },
+        {
+            "pk": {"S": invitations_pk(invitation.project)},
+            "sk": {"S": invitation.id},
+            "doc": doc,
+            "ttl": ttl,
+        },
+    )
+
+
+def decode_invitation(item: Item) -> Invitation:
+    return Invitation.model_validate_json(item["doc"]["S"])
 
 
 # -- usage ---------------------------------------------------------------------------------------

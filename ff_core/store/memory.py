@@ -20,6 +20,7 @@ from ff_core.models import (
     Flag,
     FlagUsage,
     HistoryEntry,
+    Invitation,
     Member,
     Project,
     Segment,
@@ -50,6 +51,7 @@ class MemoryStore:
         self._lock = asyncio.Lock()
         self._keys: dict[str, ApiKey] = {}
         self._members: dict[tuple[str, str], Member] = {}
+        self._invitations: dict[str, Invitation] = {}
         self._usage: defaultdict[tuple[str, str], dict[str, _Usage]] = defaultdict(dict)
 
     async def ensure_table(self) -> None:
@@ -203,6 +205,25 @@ class MemoryStore:
     async def list_memberships(self, email: str) -> list[Member]:
         return sorted(
             (m for (_, e), m in self._members.items() if e == email), key=lambda m: m.project
+        )
+
+    # DynamoDB's TTL removes invitations some time after expiry; nothing here depends on that.
+    async def save_invitation(self, invitation: Invitation, *, create: bool) -> None:
+        exists = invitation.token_hash in self._invitations
+        if create and exists:
+            raise AlreadyExists(f"invitation {invitation.id!r} exists already")
+        if not create and not exists:
+            raise NotFound(
+                f"invitation {invitation.id!r} not found", entity="invitation", key=invitation.id
+            )
+        self._invitations[invitation.token_hash] = invitation
+
+    async def get_invitation_by_hash(self, token_hash: str) -> Invitation | None:
+        return self._invitations.get(token_hash)
+
+    async def list_invitations(self, project: str) -> list[Invitation]:
+        return sorted(
+            (i for i in self._invitations.values() if i.project == project), key=lambda i: i.id
         )
 
     async def record_usage(self, project: str, flag: str, deltas: Mapping[str, UsageDelta]) -> None:

@@ -16,6 +16,7 @@ from ff_core.models import (
     Flag,
     FlagUsage,
     HistoryEntry,
+    Invitation,
     Member,
     Project,
     Segment,
@@ -126,6 +127,19 @@ class Store(Protocol):
     async def list_members(self, project: str) -> list[Member]: ...
 
     async def list_memberships(self, email: str) -> list[Member]: ...
+
+    # -- invitations: by token hash and by project; they expire (TTL) a while after use ------
+
+    async def save_invitation(self, invitation: Invitation, *, create: bool) -> None:
+        """Store ``invitation``; AlreadyExists on create of a stored token hash, NotFound on
+        update of one not stored."""
+        ...
+
+    async def get_invitation_by_hash(self, token_hash: str) -> Invitation | None: ...
+
+    async def list_invitations(self, project: str) -> list[Invitation]:
+        """Every stored invitation of ``project`` (any status), by id."""
+        ...
 
     # -- usage: evaluation counts, one update per flag per flush ------------------------------
 

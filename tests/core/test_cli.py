@@ -29,7 +29,11 @@ class Server:
 
     def start(self) -> str:
         self.process = subprocess.Popen(
-            [*FF, "serve"], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [*FF, "serve", "--no-api", "--no-dashboard"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert self.process.stdout is not None
         banner = self.process.stdout.readline()

@@ -9,7 +9,7 @@ import pytest
 from ff_core import limits
 from ff_core.errors import IdempotencyKeyReused, InvalidDefinition
 from ff_core.graph import evaluation_costs, find_cycle
-from ff_core.models import EntityKind, Flag, Project, Segment, boolean_variants
+from ff_core.models import EntityKind, Flag, Invitation, Project, Role, Segment, boolean_variants
 from ff_core.store import items as it
 
 
@@ -130,3 +130,25 @@ def test_evaluation_costs__graphs__counts_evaluations_per_flag(
 def test_evaluation_costs__chain_deeper_than_recursion_limit__no_error() -> None:
     edges = {f"f{i}": [f"f{i + 1}"] for i in range(5000)}
     assert evaluation_costs(edges)["f0"] == 5001
+
+
+def test_invitation_items__round_trip__by_hash_and_project_with_ttl_after_expiry() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    invitation = Invitation(
+        id="i1",
+        project="demo",
+        email="a@x.io",
+        role=Role.VIEWER,
+        token_hash="a" * 64,
+        invited_by="alice",
+        created_at=t0,
+        expires_at=t0 + timedelta(days=7),
+    )
+
+    by_hash, listed = it.invitation_items(invitation)
+
+    assert (by_hash["pk"], by_hash["sk"]) == ({"S": "INVITE#" + "a" * 64}, {"S": "META"})
+    assert (listed["pk"], listed["sk"]) == ({"S": "INVITES#demo"}, {"S": "i1"})
+    assert it.decode_invitation(by_hash) == it.decode_invitation(listed) == invitation
+    expiry = int(invitation.expires_at.timestamp())
+    assert int(by_hash["ttl"]["N"]) == expiry + it.INVITATION_RETENTION_DAYS * 86_400

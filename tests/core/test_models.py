@@ -4,6 +4,7 @@ the field (pydantic ``loc``) and a message that names the limit."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -15,6 +16,9 @@ from ff_core.models import (
     Clause,
     EnvironmentConfig,
     Flag,
+    Invitation,
+    InvitationStatus,
+    Role,
     Rollout,
     Rule,
     Segment,
@@ -625,3 +629,41 @@ def test_boolean_variants__shape__on_true_off_false() -> None:
     variants = boolean_variants()
     assert {k: v.value for k, v in variants.items()} == {"on": True, "off": False}
     Flag(key="b", name="B", variants=variants)
+
+
+def _invitation(**changes: Any) -> Invitation:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    fields: dict[str, Any] = {
+        "id": "i1",
+        "project": "demo",
+        "email": "a@x.io",
+        "role": Role.VIEWER,
+        "token_hash": "a" * 64,
+        "invited_by": "alice",
+        "created_at": t0,
+        "expires_at": t0 + timedelta(days=7),
+    }
+    return Invitation(**(fields | changes))
+
+
+def test_invitation__mixed_case_email__stored_lower_case() -> None:
+    assert _invitation(email=" Carol@Example.COM ").email == "carol@example.com"
+
+
+def test_invitation__inconsistent_times_or_acceptance__refused() -> None:
+    t0 = _invitation().created_at
+    _refused(lambda: _invitation(expires_at=t0), (), "expires after it is created")
+    _refused(lambda: _invitation(accepted_at=t0), (), "set together")
+    _refused(lambda: _invitation(email="nobody"), ("email",), "pattern")
+
+
+def test_invitation_status__each_state__accepted_revoked_expired_pending() -> None:
+    pending = _invitation()
+    at = pending.created_at + timedelta(days=1)
+    expiry = pending.expires_at
+
+    assert pending.status(at) is InvitationStatus.PENDING
+    assert pending.status(expiry) is InvitationStatus.EXPIRED
+    assert pending.replace(revoked_at=at).status(at) is InvitationStatus.REVOKED
+    accepted = pending.replace(accepted_at=at, accepted_by="a@x.io")
+    assert accepted.status(expiry + timedelta(days=30)) is InvitationStatus.ACCEPTED

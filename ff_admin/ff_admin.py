@@ -1,0 +1,42 @@
+"""The dashboard app: pages, their on_load chains, sign-in routes, the store's lifespan."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from ff_admin import styles
+from ff_admin.auth.routes import build_auth_app
+from ff_admin.backend import lifespan_for
+from ff_admin.pages.flags import flags_page
+from ff_admin.pages.signin import SigninState, signin_page
+from ff_admin.settings import AdminSettings
+from ff_admin.signin import on_sign_in
+from ff_admin.state.flags import FlagsState
+from ff_admin.state.session import SessionState
+from ff_core import keys
+
+
+def _index() -> rx.Component:
+    return rx.center(rx.spinner(size="3"), height="100vh")
+
+
+def build(settings: AdminSettings) -> rx.App:
+    app = rx.App(
+        theme=styles.theme,
+        api_transformer=build_auth_app(settings, keys.load_secret(settings), on_sign_in),
+        toaster=rx.toast.provider(position="bottom-right", close_button=True),
+    )
+    app.register_lifespan_task(lifespan_for(settings))
+    app.add_page(signin_page, route="/signin", title="Sign in · ff", on_load=SigninState.load)
+    app.add_page(_index, route="/", title="ff", on_load=SessionState.load)
+    signed_in = [
+        (flags_page, "/flags", "Flags", FlagsState.load),
+    ]
+    for component, route, title, load in signed_in:
+        app.add_page(
+            component, route=route, title=f"{title} · ff", on_load=[SessionState.load, load]
+        )
+    return app
+
+
+app = build(AdminSettings())

@@ -1,0 +1,44 @@
+"""Live pages: a background task per open page that reloads when its project changes.
+
+A change made anywhere (another admin, the API, the CLI) bumps the project's change
+counter; ``ChangeWatch`` notices within its poll interval and wakes the pages looking at
+that project, which reload their data under the state lock. A page's task ends when its
+tab disconnects or the page is loaded again (a newer task supersedes it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import reflex as rx
+
+from ff_admin.backend import current
+
+_WAIT_S = 5.0
+_generations: dict[tuple[str, str], int] = {}
+
+
+async def follow(
+    state: rx.State, project: str, seen: int, refresh: Callable[[], Awaitable[Any]]
+) -> None:
+    """Run ``refresh`` (under the state lock) whenever ``project``'s seq passes ``seen``."""
+    if not project:
+        return
+    token = state.router.session.client_token
+    key = (token, state.get_full_name())
+    generation = _generations[key] = _generations.get(key, 0) + 1
+    backend = current()
+    try:
+        while _generations.get(key) == generation and backend.connected(token):
+            seq = await backend.watch.wait(project, seen, _WAIT_S)
+            if seq <= seen:
+                continue
+            seen = seq
+            async with state:
+                if _generations.get(key) != generation:
+                    return
+                await refresh()
+    finally:
+        if _generations.get(key) == generation:
+            del _generations[key]
