@@ -20,7 +20,7 @@ from ff_core import demo, embedded, keys
 from ff_core.admin import library_actor
 from ff_core.errors import FFError
 from ff_core.evaluation import CompiledEnvironment, evaluate
-from ff_core.models import ApiKey, Flag, KeyKind, Role
+from ff_core.models import ApiKey, Flag, KeyKind, Member, Role
 from ff_core.runtime import open_store
 from ff_core.services import Services
 from ff_core.settings import Settings
@@ -37,6 +37,11 @@ app.add_typer(flags_app, name="flags")
 app.add_typer(projects_app, name="projects")
 app.add_typer(table_app, name="table")
 app.add_typer(keys_app, name="keys")
+members_app = typer.Typer(
+    help="Project members: who may use the dashboard and the management API.",
+    no_args_is_help=True,
+)
+app.add_typer(members_app, name="members")
 
 ProjectOpt = Annotated[
     str | None, typer.Option("--project", "-p", help="Default: FF_DEFAULT_PROJECT")
@@ -214,6 +219,55 @@ def api() -> None:
         port,
     ]
     os.execv(sys.executable, command)
+
+
+@members_app.command("add")
+def members_add(
+    email: str,
+    role: Annotated[Role, typer.Option(help="owner, admin, editor or viewer")],
+    project: ProjectOpt = None,
+) -> None:
+    """Add a member or change their role: how the first owner of a project is made."""
+
+    async def work(services: Services, settings: Settings) -> None:
+        # The shell is trusted like an owner (it holds the table's credentials).
+        await services.access.set_member(
+            library_actor(),
+            project or settings.default_project,
+            email,
+            role,
+            granted_by=Role.OWNER,
+        )
+
+    _run(work)
+    typer.echo(
+        f"{email.strip().lower()} is now {role.value} of {project or _settings().default_project}"
+    )
+
+
+@members_app.command("list")
+def members_list(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
+    """The members of a project and their roles."""
+
+    async def work(services: Services, settings: Settings) -> list[Member]:
+        return await services.access.list_members(project or settings.default_project)
+
+    members = _run(work)
+    rows = [["EMAIL", "ROLE", "ADDED BY"]] + [[m.email, m.role.value, m.added_by] for m in members]
+    _print([m.model_dump(mode="json") for m in members], as_json, rows)
+
+
+@members_app.command("remove")
+def members_remove(email: str, project: ProjectOpt = None) -> None:
+    """Remove a member (the last owner stays)."""
+
+    async def work(services: Services, settings: Settings) -> None:
+        await services.access.remove_member(
+            library_actor(), project or settings.default_project, email, granted_by=Role.OWNER
+        )
+
+    _run(work)
+    typer.echo(f"removed {email.strip().lower()}")
 
 
 @app.command()

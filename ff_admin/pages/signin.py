@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 import reflex as rx
+from reflex_base.event import EventSpec
 
 from ff_admin import styles
 from ff_admin.backend import current
@@ -25,6 +27,12 @@ class SigninState(rx.State):
     @rx.var
     def login_href(self) -> str:
         return "/auth/login?next=" + quote(self.next, safe="")
+
+    @rx.event
+    def single_sign_on(self) -> EventSpec:
+        # A full navigation: /auth/login is a server route, not a page of the app's router
+        # (which takes over plain links and anchors).
+        return rx.call_script(f"window.location.assign({json.dumps(self.login_href)})")
 
     @rx.event
     def load(self) -> None:
@@ -56,9 +64,12 @@ def signin_page() -> rx.Component:
         method="post",
         id="dev-form",
     )
-    oidc = rx.link(
-        rx.button("Sign in with single sign-on", size="3", width="100%", id="oidc-sign-in"),
-        href=SigninState.login_href,
+    oidc = rx.button(
+        "Sign in with single sign-on",
+        size="3",
+        width="100%",
+        id="oidc-sign-in",
+        on_click=SigninState.single_sign_on,
     )
     return rx.center(
         rx.card(

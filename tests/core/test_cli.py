@@ -219,3 +219,25 @@ def test_api__started_by_ff_api__serves_a_key_made_by_ff_keys(
     # Shown once: neither the raw key nor its hash is ever listed.
     assert "hash" not in record
     assert raw not in listed.stdout
+
+
+def test_members__add_list_remove__first_owner_made_from_the_shell(
+    server: Server, env: dict[str, str]
+) -> None:
+    server.start()
+
+    added = ff(env, "members", "add", "Ada@Example.com", "--role", "owner")
+    second = ff(env, "members", "add", "bob@example.com", "--role", "viewer")
+    listed = ff(env, "members", "list", "--json")
+    last_owner = ff(env, "members", "remove", "ada@example.com")
+    bad_role = ff(env, "members", "add", "c@example.com", "--role", "king")
+
+    assert added.returncode == 0, added.stderr
+    assert second.returncode == 0, second.stderr
+    assert [(m["email"], m["role"]) for m in json.loads(listed.stdout)] == [
+        ("ada@example.com", "owner"),
+        ("bob@example.com", "viewer"),
+    ]
+    assert last_owner.returncode == 1
+    assert "last owner" in last_owner.stderr
+    assert bad_role.returncode == 2
