@@ -7,11 +7,25 @@ import reflex as rx
 from ff_admin import styles
 from ff_admin.auth.routes import build_auth_app
 from ff_admin.backend import lifespan_for
+from ff_admin.pages.flag_detail import flag_detail_page
+from ff_admin.pages.flag_new import flag_new_page
 from ff_admin.pages.flags import flags_page
+from ff_admin.pages.history import history_page
+from ff_admin.pages.keys import keys_page
+from ff_admin.pages.members import members_page
+from ff_admin.pages.quickstart import quickstart_page
+from ff_admin.pages.segments import segments_page
 from ff_admin.pages.signin import SigninState, signin_page
 from ff_admin.settings import AdminSettings
 from ff_admin.signin import on_sign_in
+from ff_admin.state.flag_detail import FlagDetailState
+from ff_admin.state.flag_new import FlagNewState
 from ff_admin.state.flags import FlagsState
+from ff_admin.state.history import HistoryState
+from ff_admin.state.keys import KeysState
+from ff_admin.state.members import MembersState
+from ff_admin.state.quickstart import QuickstartState
+from ff_admin.state.segments import SegmentsState
 from ff_admin.state.session import SessionState
 from ff_core import keys
 
@@ -31,6 +45,13 @@ def build(settings: AdminSettings) -> rx.App:
     app.add_page(_index, route="/", title="ff", on_load=SessionState.load)
     signed_in = [
         (flags_page, "/flags", "Flags", FlagsState.load),
+        (flag_new_page, "/flags/new", "New flag", FlagNewState.load),
+        (flag_detail_page, "/flag", "Flag", FlagDetailState.load),
+        (history_page, "/history", "History", HistoryState.load),
+        (segments_page, "/segments", "Segments", SegmentsState.load),
+        (keys_page, "/keys", "API keys", KeysState.load),
+        (members_page, "/members", "Members", MembersState.load),
+        (quickstart_page, "/quickstart", "Quickstart", QuickstartState.load),
     ]
     for component, route, title, load in signed_in:
         app.add_page(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
@@ -114,7 +115,7 @@ class FlagsState(rx.State):
             params["env"] = env
         params.update(flag_list.to_params(self._query()))
         return rx.call_script(
-            f"window.history.replaceState(null, '', {('?' + urlencode(params))!r})"
+            f"window.history.replaceState(null, '', {json.dumps('?' + urlencode(params))})"
         )
 
     @rx.event

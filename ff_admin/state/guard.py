@@ -39,7 +39,8 @@ async def grant(state: rx.State, project: str, needed: Role = Role.VIEWER) -> Gr
     if role is None:
         raise NotFound(f"project {project!r} not found", key=project)
     if not role.allows(needed):
-        raise Forbidden(f"a {role.value} cannot do this; it needs {needed.value} or above")
+        article = "an" if role.value[0] in "aeiou" else "a"
+        raise Forbidden(f"{article} {role.value} cannot do this; it needs {needed.value} or above")
     actor = Actor(
         kind=ActorKind.USER, subject=session.email, email=session.email, name=session.name
     )

@@ -46,7 +46,12 @@ async def follow(
             async with state:
                 if _generations.get(key) != generation:
                     return
-                await refresh()
+                try:
+                    await refresh()
+                except FFError:
+                    # Access gone (member removed, project deleted) or the store failing:
+                    # the page keeps what it shows; its next event reports the problem.
+                    return
     finally:
         if _generations.get(key) == generation:
             del _generations[key]

@@ -57,11 +57,13 @@ class SessionState(rx.State):
         if wanted not in projects:
             self.project = self.role = ""
             self.environments = []
-            self.problem = (f"project {wanted!r} not found" if wanted else "") or (
-                "" if self.projects else "you are not a member of any project yet"
-            )
-            if self.projects and not wanted:
+            if not wanted and self.projects:
                 return rx.redirect(f"/flags?p={self.projects[0]['key']}")
+            self.problem = (
+                f"project {wanted!r} not found"
+                if wanted
+                else "you are not a member of any project yet"
+            )
             return None
         self.problem = ""
         self.project, self.role = wanted, projects[wanted].value

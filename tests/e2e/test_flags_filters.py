@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -43,7 +41,7 @@ def _flag(i: int) -> Flag:
 
 
 @pytest.fixture(scope="module")
-def big_project(dashboard: Dashboard) -> Iterator[str]:
+def big_project(dashboard: Dashboard) -> str:
     async def seed(services: Services) -> None:
         await services.projects.create_project(SEED, Project(key=PROJECT, name="Big"))
         await services.access.set_member(SEED, PROJECT, DEV_USER, Role.OWNER, granted_by=Role.OWNER)
@@ -51,7 +49,7 @@ def big_project(dashboard: Dashboard) -> Iterator[str]:
             await services.flags.create_flag(SEED, PROJECT, _flag(i))
 
     dashboard.run(seed)
-    yield PROJECT
+    return PROJECT
 
 
 def _keys(page: Page) -> list[str]:
