@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from ff_admin import styles
 from ff_admin.components.shell import layout
+from ff_admin.components.shown_once import shown_once_dialog
 from ff_admin.state.keys import RAW_KEY, KeysState
 from ff_admin.state.session import SessionState
 
@@ -163,53 +163,13 @@ def _create_dialog() -> rx.Component:
 
 
 def _raw_key_dialog() -> rx.Component:
-    """The new key, once: it lives only in the browser until this dialog closes."""
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Copy your new key"),
-            rx.vstack(
-                rx.callout(
-                    "This key will not be shown again: only its hash is kept. Copy it now "
-                    "and store it as a secret.",
-                    icon="triangle-alert",
-                    color_scheme="amber",
-                    id="raw-key-warning",
-                ),
-                rx.hstack(
-                    rx.code(
-                        RAW_KEY.value,
-                        id="raw-key",
-                        style=styles.mono,
-                        word_break="break-all",
-                        padding="0.5em",
-                        width="100%",
-                    ),
-                    rx.icon_button(
-                        rx.icon("copy", size=16),
-                        variant="soft",
-                        title="Copy",
-                        on_click=[
-                            rx.set_clipboard(RAW_KEY.value),
-                            rx.toast.success("Key copied", id="toast-copied"),
-                        ],
-                        id="copy-raw-key",
-                    ),
-                    align="center",
-                    width="100%",
-                ),
-                rx.hstack(
-                    rx.alert_dialog.action(
-                        rx.button("Done", on_click=RAW_KEY.set_value(""), id="raw-key-done")
-                    ),
-                    justify="end",
-                    width="100%",
-                ),
-                spacing="3",
-            ),
-            max_width="36em",
-        ),
-        open=RAW_KEY.value != "",
-        on_open_change=RAW_KEY.set_value(""),
+    return shown_once_dialog(
+        RAW_KEY,
+        title="Copy your new key",
+        warning="This key will not be shown again: only its hash is kept. Copy it now "
+        "and store it as a secret.",
+        name="raw-key",
+        copied="Key copied",
     )
 
 

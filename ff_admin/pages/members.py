@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from ff_admin import styles
 from ff_admin.components.shell import layout
+from ff_admin.components.shown_once import shown_once_dialog
 from ff_admin.state.members import INVITE_LINK, MembersState
 from ff_admin.state.session import SessionState
 
@@ -179,52 +179,14 @@ def _invitations() -> rx.Component:
 
 
 def _link_dialog() -> rx.Component:
-    """The invitation link, once: it lives only in the browser until this dialog closes."""
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Send this link to " + MembersState.invited),
-            rx.vstack(
-                rx.callout(
-                    "It will not be shown again. It works once, within 7 days, when they "
-                    "sign in as " + MembersState.invited + ".",
-                    icon="triangle-alert",
-                    color_scheme="amber",
-                ),
-                rx.hstack(
-                    rx.code(
-                        INVITE_LINK.value,
-                        id="invite-link",
-                        style=styles.mono,
-                        word_break="break-all",
-                        padding="0.5em",
-                        width="100%",
-                    ),
-                    rx.icon_button(
-                        rx.icon("copy", size=16),
-                        variant="soft",
-                        title="Copy",
-                        on_click=[
-                            rx.set_clipboard(INVITE_LINK.value),
-                            rx.toast.success("Link copied", id="toast-copied"),
-                        ],
-                        id="copy-invite-link",
-                    ),
-                    align="center",
-                    width="100%",
-                ),
-                rx.hstack(
-                    rx.alert_dialog.action(
-                        rx.button("Done", on_click=INVITE_LINK.set_value(""), id="invite-link-done")
-                    ),
-                    justify="end",
-                    width="100%",
-                ),
-                spacing="3",
-            ),
-            max_width="40em",
-        ),
-        open=INVITE_LINK.value != "",
-        on_open_change=INVITE_LINK.set_value(""),
+    return shown_once_dialog(
+        INVITE_LINK,
+        title="Send this link to " + MembersState.invited,
+        warning="It will not be shown again. It works once, within 7 days, when they "
+        "sign in as " + MembersState.invited + ".",
+        name="invite-link",
+        copied="Link copied",
+        max_width="40em",
     )
 
 
