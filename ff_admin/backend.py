@@ -123,7 +123,7 @@ async def _open(settings: AdminSettings, app: Any) -> AsyncIterator[None]:
     check_dev_bind(settings)
     secret = keys.load_secret(settings)
     async with open_store(settings) as store:
-        watch = ChangeWatch(store)
+        watch = ChangeWatch(store, settings.live_poll_s)
         services = Services(store, key_secret=secret)
         _current = Backend(settings, store, services, secret, watch, _connected(app))
         follower = asyncio.create_task(watch.run(), name="ff-admin-change-watch")

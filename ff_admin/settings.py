@@ -30,6 +30,9 @@ class AdminSettings(Settings):
     # Where services and browsers reach ff_api: shown in the quickstart snippets.
     api_url: str = "http://127.0.0.1:8080"
     session_ttl_s: int = Field(default=12 * 3600, ge=60, le=30 * 24 * 3600)
+    # How often the dashboard reads the change counter of each project an open page shows:
+    # a change made elsewhere reaches open pages within about this plus one reload.
+    live_poll_s: float = Field(default=0.25, gt=0, le=60)
 
     @model_validator(mode="after")
     def _auth_complete(self) -> AdminSettings:
