@@ -226,10 +226,7 @@ class FlagDetailState(rx.State):
 
     @rx.event(background=True)
     async def follow(self) -> None:
-        async with self:
-            session = await self.get_state(SessionState)
-            project, seen = session.project, self._seen
-        await live.follow(self, project, seen, self._refresh)
+        await live.follow(self, self._refresh)
 
     async def _refresh(self) -> None:
         # A live refresh that fails leaves the page as it was; the next one may succeed.

@@ -82,10 +82,7 @@ class FlagsState(rx.State):
 
     @rx.event(background=True)
     async def follow(self) -> None:
-        async with self:
-            session = await self.get_state(SessionState)
-            project, seen = session.project, self._seen
-        await live.follow(self, project, seen, self._reload)
+        await live.follow(self, self._reload)
 
     @rx.event
     def set_filter(self, name: str, value: str) -> EventSpec:

@@ -114,10 +114,7 @@ class HistoryState(rx.State):
 
     @rx.event(background=True)
     async def follow(self) -> None:
-        async with self:
-            session = await self.get_state(SessionState)
-            project, seen = session.project, self._seen
-        await live.follow(self, project, seen, self._reload)
+        await live.follow(self, self._reload)
 
     @rx.event
     async def load_older(self) -> AsyncIterator[EventSpec | None]:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import reflex as rx
 
 from ff_admin.backend import current
+from ff_admin.state.session import SessionState
 from ff_core.errors import FFError, StoreError
 
 T = TypeVar("T")
@@ -27,10 +28,15 @@ POLL_S = 1.0
 _generations: dict[tuple[str, str], int] = {}
 
 
-async def follow(
-    state: rx.State, project: str, seen: int, refresh: Callable[[], Awaitable[Any]]
-) -> None:
-    """Run ``refresh`` (under the state lock) whenever ``project``'s seq passes ``seen``."""
+async def follow(state: rx.State, refresh: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``refresh`` (under the state lock) whenever the page's project changes.
+
+    Called from a page State's background event; the State keeps ``_seen``, the project's
+    seq read before it loaded its data, so nothing committed in between is missed.
+    """
+    async with state:
+        session = await state.get_state(SessionState)
+        project, seen = session.project, int(getattr(state, "_seen", 0))
     if not project:
         return
     token = state.router.session.client_token

@@ -64,10 +64,7 @@ class SegmentsState(rx.State):
 
     @rx.event(background=True)
     async def follow(self) -> None:
-        async with self:
-            session = await self.get_state(SessionState)
-            project, seen = session.project, self._seen
-        await live.follow(self, project, seen, self._reload)
+        await live.follow(self, self._reload)
 
     # -- the form ------------------------------------------------------------------------------
 
