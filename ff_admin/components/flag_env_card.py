@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from ff_admin.components.flag_fields import error, variant_select, weights
+from ff_admin.components.flag_fields import error, serve_picker, variant_select
 from ff_admin.components.rule_builder import rule_builder
 from ff_admin.state.flag_detail import FlagDetailState
 from ff_admin.state.session import SessionState
@@ -188,46 +188,24 @@ def _fallthrough(card: rx.Var) -> rx.Component:  # type: ignore[type-arg]
         "Default",
         "when no target or rule matches",
         rx.hstack(
-            rx.segmented_control.root(
-                rx.segmented_control.item("Variant", value="variant"),
-                rx.segmented_control.item("Rollout", value="rollout"),
-                value=form.fallthrough_mode,
-                on_change=lambda v: update("fallthrough_mode")(v.to(str)),
-                disabled=readonly,
-                size="1",
-                id=env + "-fallthrough-mode",
-            ),
-            rx.cond(
-                form.fallthrough_mode == "variant",
-                variant_select(
-                    form.fallthrough_variant,
-                    form.variants,
-                    update("fallthrough_variant"),
+            serve_picker(
+                mode=form.fallthrough_mode,
+                variant=form.fallthrough_variant,
+                rollout=form.fallthrough_rollout,
+                bucket_by=form.fallthrough_bucket_by,
+                variants=form.variants,
+                update=update,
+                fields=("fallthrough_mode", "fallthrough_variant", "fallthrough_bucket_by"),
+                on_weight=lambda j, v: FlagDetailState.update(
+                    env, "fallthrough_weight", [j], "weight", v
+                ),
+                ids=(
+                    env + "-fallthrough-mode",
                     env + "-fallthrough-variant",
-                    readonly,
+                    env + "-fallthrough",
+                    env + "-fallthrough-bucket-by",
                 ),
-                rx.hstack(
-                    weights(
-                        form.fallthrough_rollout,
-                        lambda j, v: FlagDetailState.update(
-                            env, "fallthrough_weight", [j], "weight", v
-                        ),
-                        env + "-fallthrough",
-                        readonly,
-                    ),
-                    rx.text("by", size="1", color_scheme="gray"),
-                    rx.input(
-                        value=form.fallthrough_bucket_by,
-                        on_change=update("fallthrough_bucket_by"),
-                        disabled=readonly,
-                        width="9em",
-                        size="1",
-                        id=env + "-fallthrough-bucket-by",
-                    ),
-                    align="center",
-                    spacing="2",
-                    wrap="wrap",
-                ),
+                readonly=readonly,
             ),
             align="center",
             spacing="2",

@@ -79,3 +79,53 @@ def weights(
         spacing="3",
         align="center",
     )
+
+
+def serve_picker(
+    *,
+    mode: rx.Var[str],
+    variant: rx.Var[str],
+    rollout: rx.Var,  # type: ignore[type-arg]
+    bucket_by: rx.Var[str],
+    variants: rx.Var,  # type: ignore[type-arg]
+    update: Callable[[str], Callable[[Any], Any]],
+    fields: tuple[str, str, str],
+    on_weight: Callable[[rx.Var[int], rx.Var[str]], Any],
+    ids: tuple[rx.Var[str] | str, rx.Var[str] | str, rx.Var[str] | str, rx.Var[str] | str],
+    readonly: rx.Var[bool],
+) -> rx.Component:
+    """What a rule or the default serves: one variant, or a weighted rollout bucketed by an
+    attribute. ``fields`` names the form's mode, variant and bucket-by fields for ``update``;
+    ``ids`` are the element ids of the mode, the variant, the weights and the bucket-by."""
+    mode_field, variant_field, bucket_field = fields
+    mode_id, variant_id, weights_id, bucket_id = ids
+    return rx.fragment(
+        rx.segmented_control.root(
+            rx.segmented_control.item("Variant", value="variant"),
+            rx.segmented_control.item("Rollout", value="rollout"),
+            value=mode,
+            on_change=lambda v: update(mode_field)(v.to(str)),
+            disabled=readonly,
+            size="1",
+            id=mode_id,
+        ),
+        rx.cond(
+            mode == "variant",
+            variant_select(variant, variants, update(variant_field), variant_id, readonly),
+            rx.hstack(
+                weights(rollout, on_weight, weights_id, readonly),
+                rx.text("by", size="1", color_scheme="gray"),
+                rx.input(
+                    value=bucket_by,
+                    on_change=update(bucket_field),
+                    disabled=readonly,
+                    width="9em",
+                    size="1",
+                    id=bucket_id,
+                ),
+                align="center",
+                spacing="2",
+                wrap="wrap",
+            ),
+        ),
+    )

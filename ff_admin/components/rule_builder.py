@@ -9,7 +9,7 @@ from __future__ import annotations
 import reflex as rx
 from reflex_base.event import EventSpec
 
-from ff_admin.components.flag_fields import error, variant_select, weights
+from ff_admin.components.flag_fields import error, serve_picker
 from ff_admin.logic.env_form import NO_VALUE_OPERATORS, OPERATORS, SEGMENT_OPERATOR
 from ff_admin.state.flag_detail import FlagDetailState
 from ff_admin.state.session import SessionState
@@ -123,46 +123,19 @@ def _serve(card: rx.Var, i: rx.Var[int], rule: rx.Var) -> rx.Component:  # type:
     return rx.vstack(
         rx.hstack(
             rx.text("serve", size="1", color_scheme="gray", min_width="2.5em"),
-            rx.segmented_control.root(
-                rx.segmented_control.item("Variant", value="variant"),
-                rx.segmented_control.item("Rollout", value="rollout"),
-                value=rule.mode,
-                on_change=lambda v: update("mode")(v.to(str)),
-                disabled=readonly,
-                size="1",
-                id=ids + "-mode",
-            ),
-            rx.cond(
-                rule.mode == "variant",
-                variant_select(
-                    rule.serve_variant,
-                    card.form.variants,
-                    update("serve_variant"),
-                    ids + "-serve",
-                    readonly,
+            serve_picker(
+                mode=rule.mode,
+                variant=rule.serve_variant,
+                rollout=rule.rollout,
+                bucket_by=rule.bucket_by,
+                variants=card.form.variants,
+                update=update,
+                fields=("mode", "serve_variant", "bucket_by"),
+                on_weight=lambda j, v: FlagDetailState.update(
+                    env, "rule_weight", [i, j], "weight", v
                 ),
-                rx.hstack(
-                    weights(
-                        rule.rollout,
-                        lambda j, v: FlagDetailState.update(
-                            env, "rule_weight", [i, j], "weight", v
-                        ),
-                        ids,
-                        readonly,
-                    ),
-                    rx.text("by", size="1", color_scheme="gray"),
-                    rx.input(
-                        value=rule.bucket_by,
-                        on_change=update("bucket_by"),
-                        disabled=readonly,
-                        width="9em",
-                        size="1",
-                        id=ids + "-bucket-by",
-                    ),
-                    align="center",
-                    spacing="2",
-                    wrap="wrap",
-                ),
+                ids=(ids + "-mode", ids + "-serve", ids, ids + "-bucket-by"),
+                readonly=readonly,
             ),
             align="center",
             spacing="2",
