@@ -24,6 +24,17 @@ def bucket(salt: str, flag_key: str, value: str) -> float:
     return bucket_hash(salt, flag_key, value) / BUCKET_MAX
 
 
+def digest_threshold(bound: int, total: int) -> int:
+    """The same test on the whole digest: ``h * total < bound`` iff ``digest < threshold``.
+
+    ``digest`` is the 160-bit SHA-1 digest read as an integer, so ``h = digest >> 100``.
+    For integers ``h * total < bound`` iff ``h < ceil(bound / total)``, iff
+    ``digest < ceil(bound / total) << 100``: one ``int.from_bytes`` and one comparison
+    per evaluation, no slicing, shifting or multiplying.
+    """
+    return -(-bound // total) << 100
+
+
 def bounds(weights: list[int]) -> list[int]:
     """Exclusive upper bounds of each weight's range, to compare with ``h * ROLLOUT_TOTAL``."""
     out, cumulative = [], 0

@@ -11,13 +11,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from hashlib import sha1
-from struct import Struct
 from typing import Any
 
 from pydantic import JsonValue
 
 from ff_core import limits
-from ff_core.bucketing import bounds
+from ff_core.bucketing import bounds, digest_threshold
 from ff_core.models import EnvironmentConfig, Flag, Segment, Serve
 from ff_core.operators import Context, Match, compile_all
 
@@ -255,21 +254,30 @@ def _compile_config(flag: Flag, config: EnvironmentConfig, segments: Mapping[str
     static = not (config.targets or config.rules or config.prerequisites)
     fallthrough = _compile_serve(flag, config.fallthrough, result, False, static)
 
-    def targeting(ctx: Context) -> Resolution:
+    # Each outcome split into (ready answer, rollout), exactly one of them set: testing a
+    # slot for None is cheaper than asking an outcome for its class on every evaluation.
+    rule_table = [(matches, *_split_outcome(outcome)) for matches, outcome in rules]
+    ready_fallthrough, rollout_fallthrough = _split_outcome(fallthrough)
+
+    def targeting(
+        ctx: Context, _env: object = None, _now: object = None, _depth: int = 0
+    ) -> Resolution:
         for attribute, table in targets:
             value = ctx.get(attribute)
             if value.__class__ is str:
                 hit = table.get(value)
                 if hit is not None:
                     return hit
-        for matches, outcome in rules:
+        for matches, ready, rollout in rule_table:
             if matches(ctx):
-                return outcome if outcome.__class__ is Resolution else outcome(ctx)  # type: ignore[operator]
-        return fallthrough if fallthrough.__class__ is Resolution else fallthrough(ctx)  # type: ignore[operator]
+                return ready if rollout is None else rollout(ctx)  # type: ignore[return-value]
+        if rollout_fallthrough is None:
+            return ready_fallthrough  # type: ignore[return-value]
+        return rollout_fallthrough(ctx)
 
     if not prerequisites:
-        # The common case, one call shorter: prerequisites need the environment, targeting not.
-        return lambda ctx, _env, _now, _depth: targeting(ctx)
+        # The common case: targeting is the runner itself, one call per evaluation.
+        return targeting
 
     def run(ctx: Context, env: CompiledEnvironment, now: float | None, depth: int) -> Resolution:
         for prerequisite_key, wanted in prerequisites:
@@ -284,8 +292,16 @@ def _compile_config(flag: Flag, config: EnvironmentConfig, segments: Mapping[str
     return run
 
 
-# The first 8 bytes of a digest as a big-endian integer, without slicing a copy.
-_top64 = Struct(">Q").unpack_from
+Rollout = Callable[[Context], Resolution]
+
+
+def _split_outcome(outcome: Outcome) -> tuple[Resolution | None, Rollout | None]:
+    if isinstance(outcome, Resolution):
+        return outcome, None
+    return None, outcome
+
+
+_from_bytes = int.from_bytes  # big-endian by default
 _FAILED = frozenset({Reason.DISABLED, Reason.PREREQUISITE_FAILED, Reason.ERROR})
 
 
@@ -321,13 +337,13 @@ def _compile_serve(
     picks = [result(v.variant, Reason.SPLIT) for v in rollout.variants]
     limits_ = bounds([v.weight for v in rollout.variants])
     ranges = [
-        (bound, pick)
+        (digest_threshold(bound, limits.ROLLOUT_TOTAL), pick)
         for bound, pick, v in zip(limits_, picks, rollout.variants, strict=True)
         if v.weight
     ]
     last = ranges[-1][1]
     prefix = f"{flag.salt}.{flag.key}.".encode()
-    attribute, scale = rollout.bucket_by, limits.ROLLOUT_TOTAL
+    attribute = rollout.bucket_by
     missing = Resolution(
         flag.key,
         None,
@@ -347,9 +363,9 @@ def _compile_serve(
             value = str(value)
         else:
             return missing
-        h = (_top64(sha1(prefix + value.encode()).digest())[0] >> 4) * scale
-        for bound, pick in ranges:
-            if h < bound:
+        digest = _from_bytes(sha1(prefix + value.encode()).digest())
+        for threshold, pick in ranges:
+            if digest < threshold:
                 return pick
         return last
 

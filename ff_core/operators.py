@@ -43,10 +43,48 @@ def compile_clause(clause: Clause, segments: Mapping[str, Match]) -> Match:
     assert attribute is not None  # the model guarantees it for every other operator
     if op is Operator.EXISTS:
         return lambda ctx: (ctx.get(attribute) is not None) is not negate
-    values = clause.values
-    if op in (Operator.EQ, Operator.IN) and all(type(v) is str for v in values):
-        return _string_set_clause(attribute, frozenset(values), negate)
-    return _generic_clause(attribute, _TESTS[op](values), negate)
+    spec = _string_set_spec(clause)
+    if spec is not None:
+        return _string_set_clause(*spec)
+    return _generic_clause(attribute, _TESTS[op](clause.values), negate)
+
+
+def _string_set_spec(clause: Clause) -> tuple[str, frozenset[Any], bool] | None:
+    """(attribute, strings, negate) of an eq/in clause over strings (negated forms too)."""
+    op, negate = clause.operator, clause.negate
+    if op in _INVERSES:
+        op, negate = _INVERSES[op], not negate
+    if op not in (Operator.EQ, Operator.IN) or clause.attribute is None:
+        return None
+    if not all(type(v) is str for v in clause.values):
+        return None
+    return clause.attribute, frozenset(clause.values), negate
+
+
+def _two_string_sets(
+    first: tuple[str, frozenset[Any], bool],
+    second: tuple[str, frozenset[Any], bool],
+    first_match: Match,
+    second_match: Match,
+) -> Match:
+    # ``country in [US, CA] AND plan == pro`` in one call: a string attribute is tested
+    # inline; any other value (a list, a number, missing) goes to the clause's own closure.
+    attribute_1, strings_1, negate_1 = first
+    attribute_2, strings_2, negate_2 = second
+
+    def match(ctx: Context) -> bool:
+        value = ctx.get(attribute_1)
+        if value.__class__ is str:
+            if (value in strings_1) is negate_1:
+                return False
+        elif not first_match(ctx):
+            return False
+        value = ctx.get(attribute_2)
+        if value.__class__ is str:
+            return (value in strings_2) is not negate_2
+        return second_match(ctx)
+
+    return match
 
 
 def _string_set_clause(attribute: str, strings: frozenset[Any], negate: bool) -> Match:
@@ -234,6 +272,9 @@ def compile_all(clauses: Sequence[Clause], segments: Mapping[str, Match]) -> Mat
     if len(compiled) == 1:
         return compiled[0]
     if len(compiled) == 2:
+        specs = [_string_set_spec(c) for c in clauses]
+        if specs[0] is not None and specs[1] is not None:
+            return _two_string_sets(specs[0], specs[1], compiled[0], compiled[1])
         first, second = compiled
         return lambda ctx: first(ctx) and second(ctx)
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from ff_core import limits
-from ff_core.bucketing import BUCKET_MAX, bucket, bucket_hash
+from ff_core.bucketing import BUCKET_MAX, bucket, bucket_hash, digest_threshold
 from ff_core.evaluation import CompiledEnvironment, ErrorCode, Reason, evaluate
 from ff_core.models import Flag, Operator, Segment, boolean_variants
 
@@ -127,6 +127,29 @@ def test_bucket__random_inputs__equals_design_formula(salt: str, key: str, value
     assert bucket_hash(salt, key, value) == h
     assert bucket(salt, key, value) == h / 0xFFFFFFFFFFFFFFF
     assert 0.0 <= bucket(salt, key, value) <= 1.0
+
+
+@BOUNDED
+@given(
+    cumulative=st.integers(min_value=0, max_value=limits.ROLLOUT_TOTAL),
+    near=st.integers(min_value=-2, max_value=2),
+    h=st.integers(min_value=0, max_value=BUCKET_MAX),
+    low=st.integers(min_value=0, max_value=(1 << 100) - 1),
+    pick_edge=st.booleans(),
+)
+def test_digest_threshold__any_digest__same_answer_as_the_design_comparison(
+    cumulative: int, near: int, h: int, low: int, pick_edge: bool
+) -> None:
+    # The engine compares whole digests with thresholds; DESIGN 3 compares h * TOTAL with
+    # cumulative * BUCKET_MAX. Half the examples sit within 2 of the range's edge.
+    bound = cumulative * BUCKET_MAX
+    if pick_edge:
+        h = min(max(bound // limits.ROLLOUT_TOTAL + near, 0), BUCKET_MAX)
+    digest = (h << 100) | low  # any 160-bit digest whose top 60 bits are h
+
+    assert (digest < digest_threshold(bound, limits.ROLLOUT_TOTAL)) == (
+        h * limits.ROLLOUT_TOTAL < bound
+    )
 
 
 @BOUNDED
