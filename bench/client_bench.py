@@ -228,7 +228,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--processes", type=int, default=10)
     parser.add_argument("--large", type=int, default=10_000)
-    print(json.dumps(asyncio.run(main_async(parser.parse_args())), indent=2))
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    args = parser.parse_args()
+    result = asyncio.run(main_async(args))
+    print(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -100,8 +100,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     args = parser.parse_args()
-    print(json.dumps(run(args.batches, args.batch_size), indent=2))
+    result = run(args.batches, args.batch_size)
+    print(json.dumps(result, indent=2))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(result, out, indent=2)
 
 
 if __name__ == "__main__":

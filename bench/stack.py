@@ -231,7 +231,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-UVICORN_FLAGS = ["--workers", "1", "--log-level", "warning", "--no-access-log"]
+UVICORN_FLAGS = ["--log-level", "warning", "--no-access-log"]
 
 
 @dataclass
@@ -242,7 +242,12 @@ class Served:
 
 @contextlib.contextmanager
 def uvicorn_process(
-    target: list[str], env: dict[str, str], *, cpu: int | None = None, ready: str = "/healthz"
+    target: list[str],
+    env: dict[str, str],
+    *,
+    cpu: int | None = None,
+    ready: str = "/healthz",
+    workers: int = 1,
 ) -> Iterator[Served]:
     """``python -m uvicorn <target>`` on a free loopback port.
 
@@ -251,7 +256,7 @@ def uvicorn_process(
     """
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1"]
-    command += ["--port", str(port), *UVICORN_FLAGS]
+    command += ["--port", str(port), "--workers", str(workers), *UVICORN_FLAGS]
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in the finally below)
         "w+", prefix="ff-bench-", suffix=".log", delete=False
     )

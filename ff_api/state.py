@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
 from ff_api.auth import KeyAuthenticator
+from ff_api.bulk import BulkAnswers
 from ff_api.hub import Hub
 from ff_api.metrics import Metrics
 from ff_api.settings import ApiSettings
@@ -28,6 +29,8 @@ class ApiState:
     secret: bytes
     usage: UsageRecorder
     metrics: Metrics
+    # OFREP bulk answers kept per environment snapshot and context.
+    bulk: BulkAnswers = field(default_factory=BulkAnswers)
 
 
 def state_of(request: Request) -> ApiState:

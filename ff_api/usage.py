@@ -1,4 +1,5 @@
-"""Evaluation counts: a dict increment per evaluation, one store update per flag per flush.
+"""Evaluation counts: a dict increment per evaluation (or per bulk answer), one store
+update per flag per flush.
 
 Every ``usage_flush_s`` the counts since the last flush are swapped out and written with
 ``Store.record_usage``, one update per flag holding all its environments. A failed update
@@ -12,13 +13,16 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AwareDatetime, Field, StrictInt, StringConstraints
 
 from ff_core import limits
 from ff_core.models import Model, UsageDelta
 from ff_core.store import Store
+
+if TYPE_CHECKING:
+    from ff_api.bulk import Answer
 
 log = logging.getLogger("ff.usage")
 
@@ -62,6 +66,8 @@ class UsageRecorder:
         self.flush_s = flush_s
         self._clock = clock
         self._served: dict[Served, int] = {}
+        # Bulk answers served, counted whole: expanded into per-flag counts when read.
+        self._answers: dict[Answer, int] = {}
         self._reported: dict[Counted, int] = {}
         self._held: dict[Counted, UsageDelta] = {}
         self._flushed: dict[Served, int] = {}
@@ -74,6 +80,18 @@ class UsageRecorder:
         key = (project, environment, flag, reason)
         self._served[key] = self._served.get(key, 0) + 1
 
+    def record_answer(self, answer: Answer) -> None:
+        """A bulk answer served: one increment, however many flags it holds."""
+        self._answers[answer] = self._answers.get(answer, 0) + 1
+
+    def _take_answers(self) -> None:
+        answers, self._answers = self._answers, {}
+        served = self._served
+        for answer, count in answers.items():
+            for result in answer.results:
+                key = (answer.project, answer.environment, result.key, result.reason.value)
+                served[key] = served.get(key, 0) + count
+
     def report(self, project: str, environment: str, counts: Mapping[str, int]) -> None:
         """Evaluations an SDK made locally, merged into the next flush."""
         for flag, count in counts.items():
@@ -83,6 +101,7 @@ class UsageRecorder:
 
     def served(self) -> dict[Served, int]:
         """Evaluations served since start, by project, environment, flag and reason."""
+        self._take_answers()
         totals = dict(self._flushed)
         for key, count in self._served.items():
             totals[key] = totals.get(key, 0) + count
@@ -90,12 +109,14 @@ class UsageRecorder:
 
     def pending(self) -> int:
         """(project, environment, flag) counts not yet written."""
+        self._take_answers()
         waiting = {k[:3] for k in self._served if k[2] != UNKNOWN_FLAG}
         return len(waiting | self._reported.keys() | self._held.keys())
 
     async def flush(self) -> int:
         """Write what was counted since the last flush; returns the number of updates."""
         async with self._lock:
+            self._take_answers()
             served, self._served = self._served, {}
             reported, self._reported = self._reported, {}
             held, self._held = self._held, {}

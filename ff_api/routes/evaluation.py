@@ -6,7 +6,6 @@ Server keys see every flag of their environment; client keys (public by design) 
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Any
 
@@ -15,17 +14,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ff_api.bulk import Answer, ofrep_error, ofrep_success
 from ff_api.context import InvalidContext, evaluation_context, read_json
 from ff_api.errors import BadRequest
-from ff_api.routes.browser import event_streams
+from ff_api.routes.browser import OFREP_TOKEN_WINDOW_S, event_streams
 from ff_api.state import ApiState, state_of
 from ff_api.usage import UNKNOWN_FLAG
 from ff_core.evaluation import CompiledEnvironment, ErrorCode, Reason, Resolution, evaluate
 from ff_core.models import ApiKey, KeyKind
 
 EVALUATION_KEYS = (KeyKind.SERVER, KeyKind.CLIENT)
-# OFREP clients accept only OpenFeature's reasons; ours that it lacks map onto the nearest.
-_OFREP_REASON = {Reason.PREREQUISITE_FAILED: "DEFAULT"}
 
 
 async def _environment(request: Request) -> tuple[ApiState, ApiKey, CompiledEnvironment, int]:
@@ -125,24 +123,6 @@ async def evaluate_one(request: Request) -> Response:
 # -- OFREP -------------------------------------------------------------------------------------
 
 
-def _ofrep_success(result: Resolution) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"version": result.version}
-    reason = _OFREP_REASON.get(result.reason)
-    if reason is not None:
-        metadata["ffReason"] = result.reason.value
-    return {
-        "key": result.key,
-        "value": result.value,
-        "reason": reason or result.reason.value,
-        "variant": result.variant,
-        "metadata": metadata,
-    }
-
-
-def _ofrep_error(flag: str, code: ErrorCode | str, details: str) -> dict[str, Any]:
-    return {"key": flag, "errorCode": str(code), "errorDetails": details}
-
-
 async def _ofrep_context(request: Request, state: ApiState) -> dict[str, Any]:
     body = await read_json(request, state.settings.max_body_bytes)
     if not isinstance(body, dict):
@@ -157,13 +137,13 @@ async def ofrep_one(request: Request) -> Response:
     try:
         ctx = await _ofrep_context(request, state)
     except InvalidContext as exc:
-        return JSONResponse(_ofrep_error(flag, ErrorCode.INVALID_CONTEXT, str(exc)), 400)
+        return JSONResponse(ofrep_error(flag, ErrorCode.INVALID_CONTEXT, str(exc)), 400)
     result = _count(state, key, env, _resolve(key, env, flag, ctx))
     if result.error_code is ErrorCode.FLAG_NOT_FOUND:
-        return JSONResponse(_ofrep_error(flag, result.error_code, result.error_message or ""), 404)
+        return JSONResponse(ofrep_error(flag, result.error_code, result.error_message or ""), 404)
     if result.error_code is not None:
-        return JSONResponse(_ofrep_error(flag, result.error_code, result.error_message or ""), 400)
-    return JSONResponse(_ofrep_success(result))
+        return JSONResponse(ofrep_error(flag, result.error_code, result.error_message or ""), 400)
+    return JSONResponse(ofrep_success(result))
 
 
 async def ofrep_bulk(request: Request) -> Response:
@@ -181,64 +161,47 @@ async def ofrep_bulk(request: Request) -> Response:
         ctx = await _ofrep_context(request, state)
     except InvalidContext as exc:
         return JSONResponse({"errorCode": "INVALID_CONTEXT", "errorDetails": str(exc)}, 400)
-    # Results depend only on the project's state (its seq) and the context.
-    tag = hashlib.sha256(
-        orjson.dumps(
-            [key.project, key.environment, key.kind.value, seq, ctx],
-            option=orjson.OPT_SORT_KEYS,
-            default=str,
-        )
-    ).hexdigest()[:32]
-    etag = f'"{tag}"'
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers={"ETag": etag})
+    canonical = orjson.dumps(ctx, option=orjson.OPT_SORT_KEYS, default=str)
     now = time.time()
-    fragments = [
-        _ofrep_fragment(_count(state, key, env, evaluate(env, name, ctx, now=now)))
-        for name in _visible_names(key, env)
-    ]
-    # OFREP's change notifications: our browser stream, with a token for this context.
+    answer, kept = state.bulk.answer(key, env, seq, ctx, canonical, now)
+    if kept:
+        state.usage.record_answer(answer)
+    else:
+        for result in answer.results:
+            _count(state, key, env, result)
+    if request.headers.get("if-none-match") == answer.etag:
+        return Response(status_code=304, headers={"ETag": answer.etag})
+    body = (
+        b'{"flags":['
+        + answer.flags_json
+        + b"],"
+        + _tail(request, state, key, answer, seq, ctx, now)
+    )
+    return Response(body, headers={"ETag": answer.etag}, media_type="application/json")
+
+
+def _tail(
+    request: Request,
+    state: ApiState,
+    key: ApiKey,
+    answer: Answer,
+    seq: int,
+    ctx: dict[str, Any],
+    now: float,
+) -> bytes:
+    """The body after the flags: OFREP's change notifications (our browser stream, with a
+    token for this key and context) and the seq; kept on the answer for its window."""
+    host = request.headers.get("host", "")
+    memo = (key.id, now - now % OFREP_TOKEN_WINDOW_S, f"{seq}\0{host}".encode())
+    if answer.tail is not None and answer.tail[0] == memo:
+        return answer.tail[1]
     tail = {
         "metadata": {"seq": seq},
-        "eventStreams": event_streams(request, state.secret, key, ctx),
+        "eventStreams": event_streams(request, state.secret, key, ctx, now),
     }
-    body = b'{"flags":[' + b",".join(fragments) + b"]," + orjson.dumps(tail)[1:]
-    return Response(body, headers={"ETag": etag}, media_type="application/json")
-
-
-# Each possible answer (Resolution) is built once when a flag is compiled, so its OFREP JSON
-# can be too: keyed by identity, holding the Resolution so that the id is never reused.
-_FRAGMENTS: dict[int, tuple[Resolution, bytes]] = {}
-_NAMES: dict[tuple[int, bool], tuple[CompiledEnvironment, list[str]]] = {}
-_MEMO_LIMIT = 100_000
-
-
-def _ofrep_fragment(result: Resolution) -> bytes:
-    cached = _FRAGMENTS.get(id(result))
-    if cached is not None and cached[0] is result:
-        return cached[1]
-    if result.error_code is None:
-        fragment = orjson.dumps(_ofrep_success(result))
-    else:
-        fragment = orjson.dumps(
-            _ofrep_error(result.key, result.error_code, result.error_message or "")
-        )
-    if len(_FRAGMENTS) >= _MEMO_LIMIT:
-        _FRAGMENTS.clear()
-    _FRAGMENTS[id(result)] = (result, fragment)
-    return fragment
-
-
-def _visible_names(key: ApiKey, env: CompiledEnvironment) -> list[str]:
-    memo = (id(env), key.kind is KeyKind.SERVER)
-    cached = _NAMES.get(memo)
-    if cached is not None and cached[0] is env:
-        return cached[1]
-    names = sorted(f for f in env.flags if _visible(key, env, f))
-    if len(_NAMES) >= 1_000:
-        _NAMES.clear()
-    _NAMES[memo] = (env, names)
-    return names
+    encoded = orjson.dumps(tail)[1:]
+    answer.tail = (memo, encoded)
+    return encoded
 
 
 routes = [

@@ -1,0 +1,140 @@
+"""OFREP bulk answers, built once per environment snapshot and context.
+
+Every flag of an environment answered for one context is a pure function of the compiled
+environment (a new object after every change) and the context, unless a flag reads
+``$now``. So the answer to a context is kept, as the JSON bytes of its flags, with its
+ETag and the tuple of its ``Resolution`` objects (which the usage counts expand later),
+until the environment changes. Services and browsers ask again and again for the same
+users: a repeated context costs one dict lookup instead of one evaluation per flag.
+
+Bounded: at most ``limit`` contexts per (project, environment, key kind); a full table
+is emptied and refilled. Environments where a flag reads ``$now`` are never kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ff_core.evaluation import CompiledEnvironment, ErrorCode, Reason, Resolution, evaluate
+from ff_core.models import ApiKey, KeyKind
+
+# OFREP clients accept only OpenFeature's reasons; ours that it lacks map onto the nearest.
+OFREP_REASON = {Reason.PREREQUISITE_FAILED: "DEFAULT"}
+DEFAULT_LIMIT = 4_096
+
+
+def ofrep_success(result: Resolution) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"version": result.version}
+    reason = OFREP_REASON.get(result.reason)
+    if reason is not None:
+        metadata["ffReason"] = result.reason.value
+    return {
+        "key": result.key,
+        "value": result.value,
+        "reason": reason or result.reason.value,
+        "variant": result.variant,
+        "metadata": metadata,
+    }
+
+
+def ofrep_error(flag: str, code: ErrorCode | str, details: str) -> dict[str, Any]:
+    return {"key": flag, "errorCode": str(code), "errorDetails": details}
+
+
+class Answer:
+    """One context's answer: its flags as JSON, its ETag, what was served (for usage)."""
+
+    __slots__ = ("environment", "etag", "flags_json", "project", "results", "tail")
+
+    def __init__(
+        self, project: str, environment: str, results: tuple[Resolution, ...], etag: str
+    ) -> None:
+        self.project = project
+        self.environment = environment
+        self.results = results
+        self.etag = etag
+        self.flags_json = b",".join(_fragment(r) for r in results)
+        # The rest of the body (eventStreams, metadata) for the last (key, window, host).
+        self.tail: tuple[tuple[str, float, bytes], bytes] | None = None
+
+
+@dataclass(slots=True)
+class _Table:
+    env: CompiledEnvironment
+    names: list[str]
+    cacheable: bool
+    answers: dict[bytes, Answer]
+
+
+class BulkAnswers:
+    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+        self._limit = limit
+        self._tables: dict[tuple[str, str, bool], _Table] = {}
+
+    def answer(
+        self,
+        key: ApiKey,
+        env: CompiledEnvironment,
+        seq: int,
+        ctx: dict[str, Any],
+        canonical: bytes,
+        now: float,
+    ) -> tuple[Answer, bool]:
+        """The answer for ``ctx`` (``canonical`` is its sorted JSON); True when it is kept.
+
+        A kept answer's usage is counted per answer, a fresh one's per flag.
+        """
+        server = key.kind is KeyKind.SERVER
+        ident = (key.project, env.environment, server)
+        table = self._tables.get(ident)
+        if table is None or table.env is not env:
+            names = sorted(k for k, f in env.flags.items() if server or f.flag.client_visible)
+            cacheable = self._limit > 0 and not any(f.needs_now for f in env.flags.values())
+            table = _Table(env, names, cacheable, {})
+            self._tables[ident] = table
+        if table.cacheable:
+            kept = table.answers.get(canonical)
+            if kept is not None:
+                return kept, True
+        etag = _etag(key, seq, canonical)
+        results = tuple(evaluate(env, name, ctx, now) for name in table.names)
+        fresh = Answer(key.project, env.environment, results, etag)
+        if not table.cacheable:
+            return fresh, False
+        if len(table.answers) >= self._limit:
+            table.answers.clear()
+        table.answers[canonical] = fresh
+        return fresh, True
+
+
+def _etag(key: ApiKey, seq: int, canonical: bytes) -> str:
+    # Results depend only on the project's state (its seq), the key's view and the context.
+    assert key.environment is not None
+    head = f"{key.project}\0{key.environment}\0{key.kind.value}\0{seq}\0".encode()
+    return '"' + hashlib.sha256(head + canonical).hexdigest()[:32] + '"'
+
+
+# Each possible answer (Resolution) is built once when a flag is compiled, so its OFREP JSON
+# can be too: keyed by identity, holding the Resolution so that the id is never reused.
+_FRAGMENTS: dict[int, tuple[Resolution, bytes]] = {}
+_FRAGMENTS_LIMIT = 100_000
+
+
+def _fragment(result: Resolution) -> bytes:
+    cached = _FRAGMENTS.get(id(result))
+    if cached is not None and cached[0] is result:
+        return cached[1]
+    if result.error_code is None:
+        fragment = orjson.dumps(ofrep_success(result))
+    else:
+        fragment = orjson.dumps(
+            ofrep_error(result.key, result.error_code, result.error_message or "")
+        )
+    if len(_FRAGMENTS) >= _FRAGMENTS_LIMIT:
+        _FRAGMENTS.clear()
+    _FRAGMENTS[id(result)] = (result, fragment)
+    return fragment

@@ -1,0 +1,171 @@
+"""OFREP bulk answers kept per environment snapshot and context, and counted per answer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from ff_api.bulk import BulkAnswers
+from ff_api.usage import UsageRecorder
+from ff_core.demo import representative_config, representative_flag
+from ff_core.evaluation import CompiledEnvironment, evaluate
+from ff_core.models import ApiKey, Clause, EnvironmentConfig, KeyKind, Operator, Rule, Serve
+from ff_core.store import MemoryStore
+
+NOW = 1_800_000_000.0
+
+
+def key(kind: KeyKind = KeyKind.SERVER, ident: str = "k1") -> ApiKey:
+    return ApiKey(
+        id=ident,
+        project="demo",
+        kind=kind,
+        name="bench",
+        prefix="ffs_abcd",
+        hash="0" * 64,
+        environment="production",
+        created_by="admin@example.com",
+        created_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+
+
+def environment(*, now_rule: bool = False, enabled: bool = True) -> CompiledEnvironment:
+    checkout = representative_flag().replace(
+        environments={"production": representative_config(enabled)}
+    )
+    hidden = representative_flag(key="internal-tool", salt="x").replace(client_visible=False)
+    flags = [checkout, hidden]
+    if now_rule:
+        launch = EnvironmentConfig(
+            enabled=True,
+            off_variant="off",
+            rules=(
+                Rule(
+                    clauses=(Clause(attribute="$now", operator=Operator.AFTER, values=(NOW,)),),
+                    serve=Serve(variant="on"),
+                ),
+            ),
+            fallthrough=Serve(variant="off"),
+        )
+        flags.append(
+            representative_flag(key="launch", salt="l").replace(environments={"production": launch})
+        )
+    return CompiledEnvironment("production", flags)
+
+
+def canonical(ctx: dict[str, Any]) -> bytes:
+    return orjson.dumps(ctx, option=orjson.OPT_SORT_KEYS)
+
+
+US_PRO = {"targeting_key": "u1", "country": "US", "plan": "pro"}
+DE_FREE = {"targeting_key": "u2", "country": "DE", "plan": "free"}
+
+
+def test_answer__same_context_same_snapshot__kept_and_equal_to_evaluating() -> None:
+    bulk, env = BulkAnswers(), environment()
+
+    first, kept = bulk.answer(key(), env, 7, US_PRO, canonical(US_PRO), NOW)
+    again, kept_again = bulk.answer(key(), env, 7, dict(US_PRO), canonical(US_PRO), NOW)
+
+    assert kept
+    assert kept_again
+    assert again is first
+    assert first.results == tuple(evaluate(env, k, US_PRO) for k in sorted(env.flags))
+    flags = orjson.loads(b"[" + first.flags_json + b"]")
+    assert [(f["key"], f["value"]) for f in flags] == [
+        ("internal-tool", True),
+        ("new-checkout", True),
+    ]
+
+
+def test_answer__other_context__its_own_answer_and_etag() -> None:
+    bulk, env = BulkAnswers(), environment()
+
+    us, _ = bulk.answer(key(), env, 7, US_PRO, canonical(US_PRO), NOW)
+    de, _ = bulk.answer(key(), env, 7, DE_FREE, canonical(DE_FREE), NOW)
+
+    assert de is not us
+    assert de.etag != us.etag
+    assert de.results == tuple(evaluate(env, k, DE_FREE) for k in sorted(env.flags))
+
+
+def test_answer__environment_changed__recomputed_with_the_new_values() -> None:
+    bulk = BulkAnswers()
+    before, _ = bulk.answer(key(), environment(), 7, US_PRO, canonical(US_PRO), NOW)
+
+    after, kept = bulk.answer(key(), environment(enabled=False), 8, US_PRO, canonical(US_PRO), NOW)
+
+    assert kept
+    assert after is not before
+    values = {r.key: r.value for r in after.results}
+    assert values["new-checkout"] is False
+    assert after.etag != before.etag
+
+
+def test_answer__a_flag_reads_now__never_kept_and_evaluated_at_that_now() -> None:
+    bulk, env = BulkAnswers(), environment(now_rule=True)
+
+    early, kept = bulk.answer(key(), env, 7, US_PRO, canonical(US_PRO), NOW - 1)
+    late, _ = bulk.answer(key(), env, 7, US_PRO, canonical(US_PRO), NOW + 1)
+
+    assert not kept
+    assert {r.key: r.value for r in early.results}["launch"] is False
+    assert {r.key: r.value for r in late.results}["launch"] is True
+
+
+def test_answer__client_key__only_client_visible_flags_in_its_own_table() -> None:
+    bulk, env = BulkAnswers(), environment()
+    server, _ = bulk.answer(key(), env, 7, US_PRO, canonical(US_PRO), NOW)
+
+    client, _ = bulk.answer(key(KeyKind.CLIENT), env, 7, US_PRO, canonical(US_PRO), NOW)
+
+    assert {r.key for r in client.results} == {"new-checkout"}
+    assert {r.key for r in server.results} == {"internal-tool", "new-checkout"}
+
+
+def test_answer__limit_reached__table_emptied_and_answers_stay_correct() -> None:
+    bulk, env = BulkAnswers(limit=3), environment()
+    contexts = [{"targeting_key": f"user-{i}", "country": "DE"} for i in range(10)]
+
+    answers = [bulk.answer(key(), env, 7, c, canonical(c), NOW)[0] for c in contexts]
+
+    assert len(bulk._tables[("demo", "production", True)].answers) <= 3
+    for ctx, answer in zip(contexts, answers, strict=True):
+        assert answer.results == tuple(evaluate(env, k, ctx) for k in sorted(env.flags))
+
+
+def test_answer__limit_zero__nothing_kept() -> None:
+    bulk, env = BulkAnswers(limit=0), environment()
+
+    first, kept = bulk.answer(key(), env, 7, US_PRO, canonical(US_PRO), NOW)
+    second, _ = bulk.answer(key(), env, 7, US_PRO, canonical(US_PRO), NOW)
+
+    assert not kept
+    assert second is not first
+
+
+async def test_usage__answers_recorded_whole__expanded_per_flag_and_reason() -> None:
+    store = MemoryStore()
+    usage = UsageRecorder(store, flush_s=60)
+    bulk, env = BulkAnswers(), environment()
+    us, _ = bulk.answer(key(), env, 7, US_PRO, canonical(US_PRO), NOW)
+    de, _ = bulk.answer(key(), env, 7, DE_FREE, canonical(DE_FREE), NOW)
+
+    for _ in range(3):
+        usage.record_answer(us)
+    usage.record_answer(de)
+    usage.record("demo", "production", "new-checkout", "TARGETING_MATCH")
+
+    expected: dict[tuple[str, str, str, str], int] = {}
+    for answer, times in ((us, 3), (de, 1)):
+        for r in answer.results:
+            label = ("demo", "production", r.key, r.reason.value)
+            expected[label] = expected.get(label, 0) + times
+    label = ("demo", "production", "new-checkout", "TARGETING_MATCH")
+    expected[label] = expected.get(label, 0) + 1
+    assert usage.served() == expected
+    assert usage.pending() == 2  # two flags of one environment await the flush
+    assert await usage.flush() == 2
+    assert usage.served() == expected  # flushed counts stay in the metric's totals
