@@ -19,7 +19,14 @@ from typing import Any
 
 import orjson
 
-from ff_core.evaluation import CompiledEnvironment, ErrorCode, Reason, Resolution, evaluate
+from ff_core.evaluation import (
+    CompiledEnvironment,
+    CompiledFlag,
+    ErrorCode,
+    Reason,
+    Resolution,
+    evaluate_each,
+)
 from ff_core.models import ApiKey, KeyKind
 
 # OFREP clients accept only OpenFeature's reasons; ours that it lacks map onto the nearest.
@@ -65,7 +72,7 @@ class Answer:
 @dataclass(slots=True)
 class _Table:
     env: CompiledEnvironment
-    names: list[str]
+    flags: list[CompiledFlag]  # the ones the key may see, by key
     cacheable: bool
     answers: dict[bytes, Answer]
 
@@ -92,16 +99,16 @@ class BulkAnswers:
         ident = (key.project, env.environment, server)
         table = self._tables.get(ident)
         if table is None or table.env is not env:
-            names = sorted(k for k, f in env.flags.items() if server or f.flag.client_visible)
+            flags = [f for _, f in sorted(env.flags.items()) if server or f.flag.client_visible]
             cacheable = self._limit > 0 and not any(f.needs_now for f in env.flags.values())
-            table = _Table(env, names, cacheable, {})
+            table = _Table(env, flags, cacheable, {})
             self._tables[ident] = table
         if table.cacheable:
             kept = table.answers.get(canonical)
             if kept is not None:
                 return kept, True
         etag = _etag(key, seq, canonical)
-        results = tuple(evaluate(env, name, ctx, now) for name in table.names)
+        results = evaluate_each(env, table.flags, ctx, now)
         fresh = Answer(key.project, env.environment, results, etag)
         if not table.cacheable:
             return fresh, False

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from ff_core import limits
 from ff_core.bucketing import BUCKET_MAX, bucket, bucket_hash, digest_threshold
-from ff_core.evaluation import CompiledEnvironment, ErrorCode, Reason, evaluate
+from ff_core.evaluation import CompiledEnvironment, ErrorCode, Reason, evaluate, evaluate_each
 from ff_core.models import Flag, Operator, Segment, boolean_variants
 
 BOUNDED = settings(max_examples=200, deadline=None)
@@ -402,6 +402,35 @@ def test_evaluate__context_of_weird_types__never_raises(context: dict[str, Any])
 
         # Not even the catch-all: a value of the wrong type is no match, not an exception.
         assert got.error_code in (None, ErrorCode.TARGETING_KEY_MISSING), got
+
+
+@BOUNDED
+@given(
+    context=json_contexts, now=st.none() | st.floats(allow_nan=True) | st.integers(-(2**40), 2**40)
+)
+def test_evaluate_each__any_context__same_answers_as_evaluate_one_by_one(
+    context: dict[str, Any], now: float | None
+) -> None:
+    flags = [ENV.flags[key] for key in FLAG_KEYS]
+
+    assert evaluate_each(ENV, flags, context, now) == tuple(
+        evaluate(ENV, key, context, now) for key in FLAG_KEYS
+    )
+
+
+class _ExplodingDict(dict[str, Any]):
+    def get(self, key: str, default: Any = None) -> Any:
+        raise RuntimeError("get")
+
+
+def test_evaluate_each__a_flag_raises__every_flag_answered_as_evaluate_does() -> None:
+    flags = [ENV.flags[key] for key in FLAG_KEYS]
+    context = _ExplodingDict(targeting_key="u")
+
+    got = evaluate_each(ENV, flags, context)
+
+    assert got == tuple(evaluate(ENV, key, context) for key in FLAG_KEYS)
+    assert ErrorCode.GENERAL in {r.error_code for r in got}  # the fallback ran
 
 
 @BOUNDED
