@@ -6,9 +6,12 @@ import asyncio
 import time
 
 import httpx
+import pytest
+from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from ff_api.metrics import Metrics
 from tests.api.conftest import Seeded, ServerThread
 from tests.api.sse import open_stream
 
@@ -137,3 +140,31 @@ async def test_metrics__token_set__bearer_required(seeded: Seeded) -> None:
     assert (anonymous.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
     assert anonymous.json()["code"] == "unauthorized"
     assert "ff_http_requests_total" in right.text
+
+
+def test_latency__observations__cumulative_buckets_le_each_bound_sum_and_count() -> None:
+    metrics = Metrics()
+    for seconds in (0.0005, 0.0006, 0.003, 0.003, 20.0):
+        metrics.observe("/ofrep/v1/evaluate/flags", "POST", 200, seconds)
+    metrics.observe("/x", "BREW", 418, 0.1)
+    samples: Samples = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+        for s in family.samples
+    }
+    route = {"route": "/ofrep/v1/evaluate/flags", "method": "POST", "status": "200"}
+
+    def bucket(le: str) -> float | None:
+        return value(samples, "ff_http_request_duration_seconds_bucket", **route, le=le)
+
+    assert bucket("0.0005") == 1  # a bound holds what equals it
+    assert bucket("0.001") == 2
+    assert bucket("0.0025") == 2
+    assert bucket("0.005") == 4
+    assert bucket("10.0") == 4
+    assert bucket("+Inf") == 5
+    assert value(samples, "ff_http_request_duration_seconds_count", **route) == 5
+    assert value(samples, "ff_http_request_duration_seconds_sum", **route) == pytest.approx(20.0071)
+    assert value(samples, "ff_http_requests_total", **route) == 5
+    odd = {"route": "/x", "method": "OTHER", "status": "418"}
+    assert value(samples, "ff_http_requests_total", **odd) == 1
