@@ -24,7 +24,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.utils import floatToGoString
 from starlette.routing import BaseRoute, Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from ff_api.hub import Hub
 from ff_api.snapshots import Snapshots
@@ -150,49 +150,23 @@ class Metrics:
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self._requests.observe(route, method, status, seconds)
 
+    def observe_request(self, scope: Scope, status: int, started: float) -> None:
+        """A request whose response starts now (ff_api/access.py calls it for every one)."""
+        seconds = time.perf_counter() - started
+        self._requests.observe(route_template(scope), scope["method"], status, seconds)
+
     def exposition(self, accept: str) -> tuple[bytes, str]:
         """The text format Prometheus asked for (``Accept``), and its content type."""
         encoder, content_type = choose_encoder(accept)
         return encoder(self.registry), content_type
 
 
-class MetricsMiddleware:
-    """Pure ASGI (BaseHTTPMiddleware would buffer and break streaming responses)."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self._metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        responded = False
-
-        async def timed_send(message: Message) -> None:
-            nonlocal responded
-            if message["type"] == "http.response.start" and not responded:
-                responded = True
-                self._observe(scope, message["status"], started)
-            await send(message)
-
-        try:
-            await self.app(scope, receive, timed_send)
-        except Exception:
-            if not responded:  # the error handler outside us answers 500
-                self._observe(scope, 500, started)
-            raise
-
-    def _observe(self, scope: Scope, status: int, started: float) -> None:
-        seconds = time.perf_counter() - started
-        self._metrics.observe(self._template(scope), scope["method"], status, seconds)
-
-    def _template(self, scope: Scope) -> str:
-        route = scope.get("route")
-        if route is None:
-            # Answered before routing (a CORS preflight), or no route at all (404).
-            routes: Sequence[BaseRoute] = getattr(scope.get("app"), "routes", ())
-            route = next((r for r in routes if r.matches(scope)[0] is not Match.NONE), None)
-        path = getattr(route, "path", None)
-        return path if isinstance(path, str) else UNMATCHED
+def route_template(scope: Scope) -> str:
+    """The path template of the route that served ``scope`` (a bounded label)."""
+    route = scope.get("route")
+    if route is None:
+        # Answered before routing (a CORS preflight), or no route at all (404).
+        routes: Sequence[BaseRoute] = getattr(scope.get("app"), "routes", ())
+        route = next((r for r in routes if r.matches(scope)[0] is not Match.NONE), None)
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED

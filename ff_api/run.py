@@ -1,0 +1,52 @@
+"""``ff api``: check the settings, set up the logs, serve ``create_app`` under uvicorn.
+
+Invalid ``FF_*`` values stop it here with one line per field and exit status 2, before
+uvicorn starts (a settings error inside uvicorn's factory loading would be a traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TypeVar
+
+import uvicorn
+from pydantic import ValidationError
+
+from ff_api.app import create_app
+from ff_api.settings import ApiSettings
+from ff_core import logs
+from ff_core.validation import field_errors
+
+S = TypeVar("S", ApiSettings, logs.LogSettings)
+
+
+def _checked(model: type[S]) -> S | None:
+    """The settings, or None after printing one line per invalid variable."""
+    try:
+        return model()
+    except ValidationError as exc:
+        for error in field_errors(exc):
+            print(f"error: FF_{error['field'].upper()}: {error['message']}", file=sys.stderr)
+        return None
+
+
+def main() -> None:
+    settings, log_settings = _checked(ApiSettings), _checked(logs.LogSettings)
+    if settings is None or log_settings is None:
+        raise SystemExit(2)
+    logs.configure(log_settings)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=logs.dict_config(log_settings),
+        access_log=False,  # ff_api.access logs each request, with its request id
+        # Behind a load balancer: trust X-Forwarded-For from the addresses in uvicorn's
+        # FORWARDED_ALLOW_IPS (default 127.0.0.1), so logs show the caller's address.
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()
