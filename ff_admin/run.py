@@ -11,10 +11,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from ff_admin.settings import AdminSettings, check_dev_bind
-from ff_core.validation import field_errors
+from ff_core.settings import read_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,13 +52,11 @@ def command(settings: AdminSettings) -> list[str]:
 
 
 def main() -> None:
+    settings = read_settings(AdminSettings)
+    if settings is None:
+        raise SystemExit(2)
     try:
-        settings = AdminSettings()
         check_dev_bind(settings)
-    except ValidationError as exc:
-        for error in field_errors(exc):
-            print(f"error: FF_{error['field'].upper()}: {error['message']}", file=sys.stderr)
-        raise SystemExit(2) from None
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

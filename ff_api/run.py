@@ -6,32 +6,16 @@ uvicorn starts (a settings error inside uvicorn's factory loading would be a tra
 
 from __future__ import annotations
 
-import sys
-from typing import TypeVar
-
 import uvicorn
-from pydantic import ValidationError
 
 from ff_api.app import create_app
 from ff_api.settings import ApiSettings
 from ff_core import logs
-from ff_core.validation import field_errors
-
-S = TypeVar("S", ApiSettings, logs.LogSettings)
-
-
-def _checked(model: type[S]) -> S | None:
-    """The settings, or None after printing one line per invalid variable."""
-    try:
-        return model()
-    except ValidationError as exc:
-        for error in field_errors(exc):
-            print(f"error: FF_{error['field'].upper()}: {error['message']}", file=sys.stderr)
-        return None
+from ff_core.settings import read_settings
 
 
 def main() -> None:
-    settings, log_settings = _checked(ApiSettings), _checked(logs.LogSettings)
+    settings, log_settings = read_settings(ApiSettings), read_settings(logs.LogSettings)
     if settings is None or log_settings is None:
         raise SystemExit(2)
     logs.configure(log_settings)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from ff_core.errors import NotFound
+from ff_core.errors import NotFound, StoreError
 from ff_core.evaluation import CompiledEnvironment
 from ff_core.models import ChangeEntry, ChangeKind, EntityKind
 from ff_core.store import ProjectState, Store
@@ -30,6 +30,8 @@ class ProjectSnapshot:
     environments: dict[str, CompiledEnvironment] = field(default_factory=dict)
     # Stream events of this snapshot's changes, encoded once for every subscriber.
     encoded_events: dict[tuple[int, str], bytes] = field(default_factory=dict)
+    # Its SDK stream ``snapshot`` event per environment, encoded once for every connect.
+    encoded_snapshots: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
     def build(cls, state: ProjectState) -> ProjectSnapshot:
@@ -58,6 +60,7 @@ class Snapshots:
         self._locks: dict[str, asyncio.Lock] = {}
         self._listeners: list[Listener] = []
         self._wake = asyncio.Event()
+        self._failing: set[str] = set()  # projects whose change log could not be read
         # When the last round that read every loaded project's change log began, and how long
         # the last round took.
         self._followed_at = time.monotonic()
@@ -151,9 +154,24 @@ class Snapshots:
             for project in self.loaded():
                 try:
                     await self.refresh(project)
-                except Exception:  # keep serving the last snapshot; try again next tick
+                except StoreError as exc:  # keep serving the last snapshot; try again next tick
+                    followed = False
+                    # Once per outage, not a traceback every tick while the store is down.
+                    if project not in self._failing:
+                        self._failing.add(project)
+                        log.warning(
+                            "cannot read the change log of %s (%s); serving its last snapshot",
+                            project,
+                            exc,
+                        )
+                    continue
+                except Exception:  # a defect: say so every time, and keep serving
                     followed = False
                     log.exception("could not follow the change log of %s", project)
+                    continue
+                if project in self._failing:
+                    self._failing.discard(project)
+                    log.warning("reading the change log of %s again", project)
             self.round_s = time.monotonic() - started
             if followed:
                 self._followed_at = started

@@ -14,18 +14,16 @@ from typing import Annotated, Any, TypeVar
 
 import orjson
 import typer
-from pydantic import ValidationError
 
-from ff_core import demo, embedded, keys
+from ff_core import demo, embedded, keys, logs
 from ff_core.admin import library_actor
 from ff_core.errors import FFError
 from ff_core.evaluation import CompiledEnvironment, evaluate
 from ff_core.models import ApiKey, Flag, KeyKind, Member, Role
 from ff_core.runtime import open_store
 from ff_core.services import Services
-from ff_core.settings import Settings
+from ff_core.settings import Settings, read_settings
 from ff_core.store import DynamoStore
-from ff_core.validation import field_errors
 
 T = TypeVar("T")
 app = typer.Typer(help="ff: self-hosted feature flags.", no_args_is_help=True)
@@ -55,12 +53,17 @@ def main() -> None:
 
 
 def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        for error in field_errors(exc):
-            typer.echo(f"error: FF_{error['field'].upper()}: {error['message']}", err=True)
-        raise typer.Exit(2) from None
+    settings = read_settings(Settings)
+    if settings is None:
+        raise typer.Exit(2)
+    return settings
+
+
+def _log_settings() -> logs.LogSettings:
+    settings = read_settings(logs.LogSettings)
+    if settings is None:
+        raise typer.Exit(2)
+    return settings
 
 
 def _run(work: Callable[[Services, Settings], Awaitable[T]]) -> T:
@@ -120,8 +123,11 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
+    logs.configure(_log_settings())
     children = [c for c, wanted in (("api", with_api), ("dashboard", with_dashboard)) if wanted]
-    asyncio.run(_serve(settings, children))
+    failed = asyncio.run(_serve(settings, children))
+    if failed:
+        raise typer.Exit(failed)
 
 
 def _start_children(commands: list[str]) -> list[subprocess.Popen[bytes]]:
@@ -143,7 +149,21 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
             os.killpg(child.pid, signal.SIGKILL)
 
 
-async def _serve(settings: Settings, children: list[str]) -> None:
+async def _watch_children(
+    commands: list[str], children: list[subprocess.Popen[bytes]], stop: asyncio.Task[None]
+) -> int:
+    """A child that exits (say, on an invalid FF_API_PORT: it printed why) stops ff serve."""
+    while True:
+        await asyncio.sleep(0.25)
+        for command, child in zip(commands, children, strict=True):
+            if (code := child.poll()) is not None:
+                typer.echo(f"error: `ff {command}` exited (status {code}); stopping", err=True)
+                stop.cancel()
+                return code or 1
+
+
+async def _serve(settings: Settings, children: list[str]) -> int:
+    """Runs until a signal (returns 0) or a child's exit (returns its status)."""
     server = embedded.EmbeddedDynamo(settings.data_dir, settings.embedded_port)
     try:
         endpoint = server.start()
@@ -162,6 +182,7 @@ async def _serve(settings: Settings, children: list[str]) -> None:
             _banner(settings, endpoint, seeded, len(saved), children)
             started = _start_children(children)
             persist = asyncio.create_task(embedded.persist_forever(store, settings.data_dir))
+            watch = asyncio.create_task(_watch_children(children, started, persist))
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, persist.cancel)
@@ -169,11 +190,14 @@ async def _serve(settings: Settings, children: list[str]) -> None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await persist
             finally:
+                watch.cancel()
                 _stop_children(started)
+            failed = watch.result() if watch.done() and not watch.cancelled() else 0
             embedded.write_table_file(settings.data_dir, await store.dump_items())
     finally:
         server.stop()
     typer.echo("ff stopped; data kept in " + str(settings.data_dir))
+    return failed
 
 
 def _banner(
@@ -204,21 +228,10 @@ def _banner(
 
 @app.command()
 def api() -> None:
-    """Run the evaluation and management API (FF_API_HOST, FF_API_PORT)."""
-    host, port = os.environ.get("FF_API_HOST", "127.0.0.1"), os.environ.get("FF_API_PORT", "8080")
-    # Replaced by uvicorn running the app factory: ff_core imports nothing of the API layer.
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "ff_api.app:create_app",
-        "--host",
-        host,
-        "--port",
-        port,
-    ]
-    os.execv(sys.executable, command)
+    """Run the evaluation and management API (FF_API_HOST, FF_API_PORT; logs: FF_LOG_FORMAT)."""
+    # Replaced by ff_api's launcher (settings checked, logs set up, uvicorn): ff_core
+    # imports nothing of the API layer.
+    os.execv(sys.executable, [sys.executable, "-m", "ff_api.run"])
 
 
 @members_app.command("add")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from pydantic import Field, SecretStr, StringConstraints
+from pydantic import Field, SecretStr, StringConstraints, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ff_core import limits
+from ff_core.validation import field_errors
+
+S = TypeVar("S", bound=BaseSettings)
 
 
 class Settings(BaseSettings):
@@ -40,3 +44,18 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.dynamodb_endpoint is None and self.region is None
+
+
+def read_settings(model: type[S]) -> S | None:
+    """``model()`` from the ``FF_*`` variables, or None after printing one line per invalid
+    variable to stderr (never a traceback, never the value: it may be a secret)."""
+    try:
+        return model()
+    except ValidationError as exc:
+        for error in field_errors(exc):
+            message = error["message"].removeprefix("Value error, ")
+            if error["field"] == "(body)":  # a rule across several variables
+                print(f"error: {message}", file=sys.stderr)
+            else:
+                print(f"error: FF_{error['field'].upper()}: {message}", file=sys.stderr)
+        return None

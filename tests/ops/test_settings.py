@@ -155,6 +155,21 @@ def test_dashboard__invalid_settings__one_line_each_and_status_2(tmp_path: Path)
     ]
 
 
+def test_dashboard__oidc_without_its_client__says_what_is_missing_not_a_field(
+    tmp_path: Path,
+) -> None:
+    env = {"FF_DATA_DIR": str(tmp_path), "FF_AUTH": "oidc", "FF_OIDC_ISSUER": ""}
+
+    result = run("dashboard", env)
+
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: FF_AUTH=oidc needs"), lines  # a rule across variables
+    assert "(BODY)" not in result.stderr
+    assert "Value error" not in result.stderr
+
+
 def test_serve__invalid_setting__one_line_and_status_2(tmp_path: Path) -> None:
     result = run("serve", {"FF_DATA_DIR": str(tmp_path), "FF_EMBEDDED_PORT": "-1"})
 
