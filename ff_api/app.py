@@ -12,10 +12,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from ff_api import openapi
+from ff_api.access import AccessLogMiddleware
 from ff_api.auth import KeyAuthenticator
 from ff_api.errors import HANDLERS
 from ff_api.hub import Hub
-from ff_api.metrics import Metrics, MetricsMiddleware
+from ff_api.metrics import Metrics
+from ff_api.ratelimit import RateLimiter, RateLimitMiddleware
 from ff_api.routes import browser, evaluation, health, management, ops, sdk
 from ff_api.settings import ApiSettings
 from ff_api.snapshots import Snapshots
@@ -72,7 +74,9 @@ def create_app(settings: ApiSettings | None = None, *, store: Store | None = Non
                     await usage.close()
 
     middleware = [
-        Middleware(MetricsMiddleware, metrics=metrics),  # outermost: sees every response
+        # Outermost, so it sees every response: each request gets its id (X-Request-ID),
+        # its metrics and one access-log record.
+        Middleware(AccessLogMiddleware, metrics=metrics),
         Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
@@ -85,8 +89,10 @@ def create_app(settings: ApiSettings | None = None, *, store: Store | None = Non
                 "If-None-Match",
                 "Last-Event-ID",
             ],
-            expose_headers=["ETag"],
+            expose_headers=["ETag", "X-Request-ID"],
         ),
+        # Inside CORS, so that a browser can read the 429; preflights never reach it.
+        Middleware(RateLimitMiddleware, limiter=RateLimiter.from_settings(settings)),
     ]
     return Starlette(
         routes=[

@@ -164,9 +164,23 @@ class Metrics:
 def route_template(scope: Scope) -> str:
     """The path template of the route that served ``scope`` (a bounded label)."""
     route = scope.get("route")
-    if route is None:
-        # Answered before routing (a CORS preflight), or no route at all (404).
+    if route is not None:
+        path = getattr(route, "path", None)
+        return path if isinstance(path, str) else UNMATCHED
+    # Answered before routing (a CORS preflight, a 429), or no route at all (404): match
+    # the routes once per method and path, not on every such request (a refused request
+    # must stay cheap, or a noisy key slows the others down by being refused).
+    memo = (scope["method"], scope["path"])
+    template = _UNROUTED.get(memo)
+    if template is None:
         routes: Sequence[BaseRoute] = getattr(scope.get("app"), "routes", ())
-        route = next((r for r in routes if r.matches(scope)[0] is not Match.NONE), None)
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else UNMATCHED
+        found = next((r for r in routes if r.matches(scope)[0] is not Match.NONE), None)
+        path = getattr(found, "path", None)
+        template = path if isinstance(path, str) else UNMATCHED
+        if len(_UNROUTED) >= _LABEL_SETS_LIMIT:
+            _UNROUTED.clear()
+        _UNROUTED[memo] = template
+    return template
+
+
+_UNROUTED: dict[tuple[str, str], str] = {}

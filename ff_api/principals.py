@@ -51,6 +51,9 @@ async def principal(request: Request) -> Principal:
         email = str(claims.get("sub", "")).lower()
         if "@" not in email:
             raise Unauthorized("the session names no user")
+        # A copy of a signed-out cookie is still correctly signed: the store has the last word.
+        if not await state.services.sessions.is_current(email, tokens.issued_at(claims)):
+            raise Unauthorized("this session was signed out; sign in to the dashboard again")
         if request.method in _UNSAFE and not _json_request(request):
             # A cross-site form can carry the cookie but cannot send JSON without a CORS
             # preflight, which never allows credentials here.

@@ -25,3 +25,7 @@ class ApiSettings(Settings):
     usage_flush_s: float = Field(default=60.0, ge=0, le=3_600)
     # When set, GET /metrics needs 'Authorization: Bearer <token>'; unset, it is open.
     metrics_token: SecretStr | None = Field(default=None, min_length=16)
+    # Requests per second per API key, stream token or session, per replica (ff_api/
+    # ratelimit.py); up to rate_limit_burst at once after a quiet spell. 0: no limit.
+    rate_limit_per_key_rps: float = Field(default=1_000.0, ge=0, le=1_000_000)
+    rate_limit_burst: int = Field(default=2_000, ge=1, le=10_000_000)

@@ -7,9 +7,11 @@ any replica issued. Tokens are signed, not encrypted: claims must hold nothing s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import time
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -31,7 +33,9 @@ class Audience(StrEnum):
     LOGIN = "ff-login"  # a dashboard sign-in under way: OIDC state, nonce, PKCE verifier, next
 
 
+@functools.lru_cache(maxsize=32)
 def _key(secret: bytes, audience: Audience) -> OctKey:
+    # Derived once per secret and purpose: importing a key costs more than signing a token.
     derived = hmac.new(secret, f"ff-token:{audience.value}".encode(), hashlib.sha256).digest()
     return OctKey.import_key(derived)
 
@@ -46,6 +50,19 @@ def issue(
     issued = int(time.time() if now is None else now)
     body = {**claims, "aud": audience.value, "iat": issued, "exp": issued + int(ttl_s)}
     return jwt.encode({"alg": _ALGORITHM}, body, _key(secret, audience), algorithms=[_ALGORITHM])
+
+
+def issued_at(claims: dict[str, Any]) -> datetime:
+    """When a token was issued: to the millisecond where it says (``iat_ms``, which sessions
+    carry so that a sign-out and a new sign-in within one second are told apart), else to
+    the second (``iat``). Rounded down, so a token never looks newer than it is."""
+    iat_ms = claims.get("iat_ms")
+    if isinstance(iat_ms, int) and not isinstance(iat_ms, bool):
+        return datetime.fromtimestamp(iat_ms // 1_000, UTC) + timedelta(milliseconds=iat_ms % 1_000)
+    iat = claims.get("iat")
+    if isinstance(iat, int) and not isinstance(iat, bool):
+        return datetime.fromtimestamp(iat, UTC)
+    return datetime.fromtimestamp(0, UTC)
 
 
 def verify(

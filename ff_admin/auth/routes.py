@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from ff_admin.auth.oidc import OidcClient, ProviderUnavailable, identity_from_claims
 from ff_admin.auth.pages import error_page
-from ff_admin.auth.session import issue_session, session_from_cookie_header
+from ff_admin.auth.session import end_sessions, issue_session, session_from_cookie_header
 from ff_admin.settings import AdminSettings, AuthMode, is_loopback
 from ff_core import tokens
 from ff_core.errors import FFError, StoreError, Unauthorized
@@ -31,6 +31,9 @@ from ff_core.errors import FFError, StoreError, Unauthorized
 # answers where to go next (or None for the page the user asked for). Its FFErrors are
 # shown to the user.
 SignInHook = Callable[[str, str | None], Awaitable[str | None]]
+# Called at sign-out with the signed-out email: ends its sessions everywhere (copies of the
+# cookie included). Its FFErrors are logged; the browser is signed out regardless.
+SignOutHook = Callable[[str], Awaitable[None]]
 
 LOGIN_COOKIE = "ff_login"
 INVITE_COOKIE = "ff_invite"
@@ -65,7 +68,12 @@ def safe_next(path: str | None) -> str:
     return path
 
 
-def build_auth_app(settings: AdminSettings, secret: bytes, on_sign_in: SignInHook) -> Starlette:
+def build_auth_app(
+    settings: AdminSettings,
+    secret: bytes,
+    on_sign_in: SignInHook,
+    on_sign_out: SignOutHook = end_sessions,
+) -> Starlette:
     oidc = None
     if settings.auth is AuthMode.OIDC:
         # AdminSettings refuses FF_AUTH=oidc without these.
@@ -78,7 +86,7 @@ def build_auth_app(settings: AdminSettings, secret: bytes, on_sign_in: SignInHoo
             settings.oidc_client_secret.get_secret_value(),
             redirect_uri=settings.public_url.rstrip("/") + CALLBACK_PATH,
         )
-    auth = _SignIn(settings, secret, on_sign_in, oidc)
+    auth = _SignIn(settings, secret, on_sign_in, on_sign_out, oidc)
     return Starlette(
         routes=[
             Route("/auth/login", auth.login, methods=["GET"]),
@@ -97,11 +105,13 @@ class _SignIn:
         settings: AdminSettings,
         secret: bytes,
         on_sign_in: SignInHook,
+        on_sign_out: SignOutHook,
         oidc: OidcClient | None,
     ) -> None:
         self.settings = settings
         self.secret = secret
         self.on_sign_in = on_sign_in
+        self.on_sign_out = on_sign_out
         self.oidc = oidc
 
     async def login(self, request: Request) -> Response:
@@ -181,6 +191,18 @@ class _SignIn:
     async def logout(self, request: Request) -> Response:
         if not self._same_origin(request):
             return error_page("Sign-out was refused: the request came from another site.", 403)
+        session = session_from_cookie_header(self.secret, request.headers.get("cookie", ""))
+        if session is not None:
+            try:
+                await self.on_sign_out(session.email)
+            except FFError as exc:
+                # This browser is signed out all the same; copies of its cookie stay valid
+                # until they expire, which the log says.
+                logger.warning(
+                    "sign-out of %s not recorded, copies of its session stay valid: %s",
+                    session.email,
+                    exc.message,
+                )
         response = _no_store(RedirectResponse(SIGNIN_PAGE, status_code=303))
         self._clear_cookie(response, tokens.SESSION_COOKIE, "/")
         return response
@@ -194,6 +216,8 @@ class _SignIn:
         return response
 
     async def me(self, request: Request) -> Response:
+        # Signature and expiry only: it answers with what the cookie itself says (its claims
+        # are signed, not secret), and the pages' events check sign-outs.
         session = session_from_cookie_header(self.secret, request.headers.get("cookie", ""))
         if session is None:
             body = Unauthorized("not signed in").to_dict()
@@ -243,8 +267,12 @@ class _SignIn:
     def _same_origin(self, request: Request) -> bool:
         """Whether a POST comes from the dashboard's own pages (CSRF defense)."""
         origin = request.headers.get("origin")
-        if origin is None:  # not a browser, or an old one; SameSite=Lax still holds
-            return True
+        if origin is None:
+            # Browsers send Origin with every POST; without it, Fetch Metadata (sent by every
+            # current browser) still tells a cross-site request. Neither: not a browser (no
+            # cookie to ride on), or an old one, where SameSite=Lax still keeps the cookie off.
+            site = request.headers.get("sec-fetch-site")
+            return site is None or site in ("same-origin", "none")
         if _origin(origin) == _origin(self.settings.public_url):
             return True
         host = request.headers.get("host", "")

@@ -2,8 +2,9 @@
 
 Every handler that reads or writes a project asks here first. The identity comes from
 the signed session cookie the browser sent when its socket connected (HttpOnly, so page
-scripts never see it), never from State vars; the role comes from the project's members
-on every call, so a removed member loses access at their next click.
+scripts never see it), never from State vars, and is refused once its user signed out
+anywhere; the role comes from the project's members on every call, so a removed member
+loses access at their next click.
 """
 
 from __future__ import annotations
@@ -25,16 +26,21 @@ class Grant:
     email: str
 
 
-def session_of(state: rx.State) -> Session:
-    session = session_from_cookie_header(current().secret, state.router.headers.cookie)
-    if session is None:
+async def session_of(state: rx.State) -> Session:
+    """The signed-in user; Unauthorized when the cookie is missing, invalid, expired, or
+    issued before the user last signed out (a copied cookie; at most 1 s cached)."""
+    backend = current()
+    session = session_from_cookie_header(backend.secret, state.router.headers.cookie)
+    if session is None or not await backend.services.sessions.is_current(
+        session.email, session.issued_at
+    ):
         raise Unauthorized("your session has ended; sign in again")
     return session
 
 
 async def grant(state: rx.State, project: str, needed: Role = Role.VIEWER) -> Grant:
     """The caller in ``project`` with at least ``needed``; else NotFound / Forbidden."""
-    session = session_of(state)
+    session = await session_of(state)
     role = await current().services.access.role_of(project, session.email)
     if role is None:
         raise NotFound(f"project {project!r} not found", key=project)

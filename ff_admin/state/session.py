@@ -37,7 +37,7 @@ class SessionState(rx.State):
         """on_load of every signed-in page: resolve the session, project and environment."""
         params = self.router.url.query_parameters
         try:
-            session = session_of(self)
+            session = await session_of(self)
         except FFError:
             self.email = ""
             here = self.router.url.path + (

@@ -6,6 +6,7 @@ from ff_core.services.access import AccessService
 from ff_core.services.flags import FlagService
 from ff_core.services.projects import ProjectService
 from ff_core.services.segments import SegmentService
+from ff_core.services.sessions import SessionService
 from ff_core.services.writer import Clock, Writer, utcnow
 from ff_core.store import Store
 
@@ -20,6 +21,7 @@ class Services:
         self.projects = ProjectService(writer)
         self.flags = FlagService(writer)
         self.segments = SegmentService(writer)
+        self.sessions = SessionService(store, clock)
 
 
 __all__ = [
@@ -28,5 +30,6 @@ __all__ = [
     "ProjectService",
     "SegmentService",
     "Services",
+    "SessionService",
     "Writer",
 ]

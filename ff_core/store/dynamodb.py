@@ -86,6 +86,7 @@ class DynamoStore:
     def __init__(self, client: DynamoDBClient, settings: Settings) -> None:
         self._client = client
         self._table = settings.table
+        self.region = settings.region or "us-east-1"
         self._change_ttl_s = settings.change_log_ttl_days * 86_400
         self._idempotency_ttl_s = settings.idempotency_ttl_hours * 3_600
         # DynamoDB serialises conditional writes; moto does not reliably (ENVIRONMENT.md), and
@@ -93,6 +94,10 @@ class DynamoStore:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         # (project, flag) -> day counts its item holds beyond the window (from the last update).
         self._expired_usage: dict[tuple[str, str], frozenset[str]] = {}
+
+    @property
+    def table(self) -> str:
+        return self._table
 
     @classmethod
     @asynccontextmanager
@@ -556,6 +561,24 @@ class DynamoStore:
                 ConsistentRead=True,
             )
         ]
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    async def end_sessions(self, email: str, before: datetime) -> None:
+        try:
+            await self._client.update_item(
+                TableName=self._table, **it.sessions_ended_update(email, before)
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return  # a later sign-out is stored already
+            raise translate(exc, self._table) from exc
+        except BotoCoreError as exc:
+            raise translate(exc, self._table) from exc
+
+    async def sessions_ended(self, email: str) -> datetime | None:
+        item = await self._get(it.sessions_pk(email), it.META)
+        return None if item is None else it.decode_sessions_ended(item)
 
     # -- usage ---------------------------------------------------------------------------------
 

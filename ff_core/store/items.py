@@ -17,6 +17,7 @@
 | MEMBERS#<p>             | <email>          | the project's members                  |
 | INVITE#<token hash>     | META             | invitation, looked up by its hash, TTL |
 | INVITES#<p>             | <invitation id>  | the project's invitations, TTL         |
+| SESSIONS#<email>        | META             | when the user last signed out, TTL     |
 
 Documents are stored as one JSON string attribute ``doc``: no float-to-Decimal
 conversions, and the item validates through the same pydantic model on the way back.
@@ -240,6 +241,32 @@ def member_items(member: Member) -> tuple[Item, Item]:
         },
         {"pk": {"S": f"MEMBERS#{member.project}"}, "sk": {"S": member.email}, "doc": doc},
     )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A sign-out record outlives the longest dashboard session (30 days) it could refuse.
+SESSIONS_RETENTION_S = 31 * 86_400
+
+
+def sessions_pk(email: str) -> str:
+    return f"SESSIONS#{email}"
+
+
+def sessions_ended_update(email: str, before: datetime) -> dict[str, Any]:
+    """UpdateItem arguments: store ``before`` (epoch microseconds) unless a later one is."""
+    at = (before - _EPOCH) // timedelta(microseconds=1)
+    ttl = int(before.timestamp()) + SESSIONS_RETENTION_S
+    return {
+        "Key": {"pk": {"S": sessions_pk(email)}, "sk": {"S": META}},
+        "UpdateExpression": "SET ended_us = :at, #ttl = :ttl",
+        "ConditionExpression": "attribute_not_exists(ended_us) OR ended_us < :at",
+        "ExpressionAttributeNames": {"#ttl": "ttl"},
+        "ExpressionAttributeValues": {":at": {"N": str(at)}, ":ttl": {"N": str(ttl)}},
+    }
+
+
+def decode_sessions_ended(item: Item) -> datetime:
+    return _EPOCH + timedelta(microseconds=int(item["ended_us"]["N"]))
 
 
 # An invitation stays readable (as expired, accepted or revoked) this long after it expires.

@@ -53,6 +53,7 @@ class MemoryStore:
         self._members: dict[tuple[str, str], Member] = {}
         self._invitations: dict[str, Invitation] = {}
         self._usage: defaultdict[tuple[str, str], dict[str, _Usage]] = defaultdict(dict)
+        self._sessions_ended: dict[str, datetime] = {}
 
     async def ensure_table(self) -> None:
         return None
@@ -225,6 +226,14 @@ class MemoryStore:
         return sorted(
             (i for i in self._invitations.values() if i.project == project), key=lambda i: i.id
         )
+
+    async def end_sessions(self, email: str, before: datetime) -> None:
+        stored = self._sessions_ended.get(email)
+        if stored is None or stored < before:
+            self._sessions_ended[email] = before
+
+    async def sessions_ended(self, email: str) -> datetime | None:
+        return self._sessions_ended.get(email)
 
     async def record_usage(self, project: str, flag: str, deltas: Mapping[str, UsageDelta]) -> None:
         if not deltas:

@@ -141,6 +141,17 @@ class Store(Protocol):
         """Every stored invitation of ``project`` (any status), by id."""
         ...
 
+    # -- sessions: a sign-out ends every dashboard session of the user issued before it -------
+
+    async def end_sessions(self, email: str, before: datetime) -> None:
+        """Sessions of ``email`` issued at or before ``before`` are no longer valid. The time
+        only ever moves forward: an earlier one than stored changes nothing."""
+        ...
+
+    async def sessions_ended(self, email: str) -> datetime | None:
+        """When ``email`` last ended their sessions (UTC, microseconds), or None if never."""
+        ...
+
     # -- usage: evaluation counts, one update per flag per flush ------------------------------
 
     async def record_usage(self, project: str, flag: str, deltas: Mapping[str, UsageDelta]) -> None:
