@@ -104,7 +104,8 @@ def profile(api: stack.Served, key: str, args: argparse.Namespace) -> int:
     sampler = subprocess.Popen(command)
     stack.pin(sampler.pid, 0)
     time.sleep(1)
-    print(json.dumps(wrk(api, OFREP_PATH, key, args.duration - 2, args.connections)))
+    contexts = args.profile_contexts
+    print(json.dumps(wrk(api, OFREP_PATH, key, args.duration - 2, args.connections, contexts)))
     return sampler.wait()
 
 
@@ -132,6 +133,12 @@ def main() -> int:
         metavar="FILE",
         help="instead of measuring, sample the API under load with py-spy into FILE "
         "(collapsed stacks for speedscope or flamegraph.pl; needs `.venv/bin/pip install py-spy`)",
+    )
+    parser.add_argument(
+        "--profile-contexts",
+        choices=["repeat", "unique"],
+        default="repeat",
+        help="with --profile: 100 repeating contexts, or a new one per request",
     )
     args = parser.parse_args()
     if args.quick:

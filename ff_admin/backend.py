@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ff_admin.projects import ProjectFlags
 from ff_admin.settings import AdminSettings, check_dev_bind
 from ff_core import keys
 from ff_core.errors import FFError, StoreUnavailable
@@ -85,6 +86,7 @@ class Backend:
     services: Services
     secret: bytes
     watch: ChangeWatch
+    projects: ProjectFlags
     # Whether a browser tab (by Reflex client token) still has its socket open.
     connected: Callable[[str], bool]
 
@@ -125,7 +127,8 @@ async def _open(settings: AdminSettings, app: Any) -> AsyncIterator[None]:
     async with open_store(settings) as store:
         watch = ChangeWatch(store, settings.live_poll_s)
         services = Services(store, key_secret=secret)
-        _current = Backend(settings, store, services, secret, watch, _connected(app))
+        projects = ProjectFlags(store)
+        _current = Backend(settings, store, services, secret, watch, projects, _connected(app))
         follower = asyncio.create_task(watch.run(), name="ff-admin-change-watch")
         try:
             yield

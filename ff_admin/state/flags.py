@@ -59,7 +59,7 @@ class FlagsState(rx.State):
         await grant(self, session.project)
         self._seen = await backend.store.get_seq(session.project)
         now = utcnow()
-        flags = await backend.services.flags.list_flags(session.project)
+        flags = await backend.projects.flags(session.project)
         usage = {u.flag: u for u in await backend.store.get_usage(session.project, now=now)}
         self._all = flag_list.build_rows(flags, session.environment, usage, now)
         self._show()
