@@ -2,12 +2,16 @@
 
 Each subscriber has a bounded queue. One that cannot keep up is dropped, its queue
 emptied, so it never slows the others and never holds more than ``queue_size`` batches.
+A dropped stream ends: its ``on_drop`` cancels the response, which may be stuck sending
+to a client that stopped reading (its socket buffers full), so that it cannot wait for
+the next batch and return by itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 
 from ff_api.snapshots import ProjectSnapshot
 from ff_core.models import ChangeEntry
@@ -16,12 +20,54 @@ Batch = tuple[ProjectSnapshot, list[ChangeEntry]]
 
 
 class Subscriber:
-    __slots__ = ("dropped", "project", "queue")
+    """One stream's pending batches: a bounded FIFO with at most one waiting reader.
 
-    def __init__(self, project: str, queue_size: int) -> None:
+    Not an ``asyncio.Queue``: that holds four deques and an ``Event`` (~2.5 KB), and a
+    process may hold 10,000 idle streams; this is a list and a future while one waits."""
+
+    __slots__ = ("_bound", "_waiter", "batches", "dropped", "on_drop", "project")
+
+    def __init__(
+        self, project: str, queue_size: int, on_drop: Callable[[], object] | None = None
+    ) -> None:
         self.project = project
-        self.queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=queue_size)
+        self.on_drop = on_drop
+        self.batches: list[Batch] = []  # rarely more than one: a list beats a deque here
         self.dropped = False
+        self._bound = queue_size
+        self._waiter: asyncio.Future[None] | None = None
+
+    def offer(self, batch: Batch) -> bool:
+        """Queue a batch; False when ``queue_size`` batches are already waiting."""
+        if len(self.batches) >= self._bound:
+            return False
+        self.batches.append(batch)
+        self._wake()
+        return True
+
+    def drop(self) -> None:
+        """Empty the queue and end the stream: its next ``get`` returns None."""
+        self.dropped = True
+        self.batches.clear()
+        self._wake()
+        if self.on_drop is not None:
+            self.on_drop()
+
+    async def get(self) -> Batch | None:
+        """The next batch, waiting for one; None once dropped (the stream then ends)."""
+        while not self.batches:
+            if self.dropped:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return None if self.dropped else self.batches.pop(0)
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
 
 class Hub:
@@ -29,8 +75,8 @@ class Hub:
         self._queue_size = queue_size
         self._subscribers: defaultdict[str, set[Subscriber]] = defaultdict(set)
 
-    def subscribe(self, project: str) -> Subscriber:
-        subscriber = Subscriber(project, self._queue_size)
+    def subscribe(self, project: str, on_drop: Callable[[], object] | None = None) -> Subscriber:
+        subscriber = Subscriber(project, self._queue_size, on_drop)
         self._subscribers[project].add(subscriber)
         return subscriber
 
@@ -43,15 +89,11 @@ class Hub:
     async def publish(
         self, project: str, snapshot: ProjectSnapshot, changes: list[ChangeEntry]
     ) -> None:
+        batch = (snapshot, changes)
         for subscriber in list(self._subscribers[project]):
-            try:
-                subscriber.queue.put_nowait((snapshot, changes))
-            except asyncio.QueueFull:
+            if not subscriber.offer(batch):
                 self._drop(subscriber)
 
     def _drop(self, subscriber: Subscriber) -> None:
         self.unsubscribe(subscriber)
-        subscriber.dropped = True
-        while not subscriber.queue.empty():
-            subscriber.queue.get_nowait()
-        subscriber.queue.put_nowait(None)  # wakes the stream, which then ends
+        subscriber.drop()  # wakes the stream, which then ends

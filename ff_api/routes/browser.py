@@ -29,15 +29,16 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
 from importlib import resources
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -45,6 +46,7 @@ from starlette.routing import Route
 from ff_api.auth import raw_key
 from ff_api.context import InvalidContext, evaluation_context, read_json
 from ff_api.errors import BadRequest
+from ff_api.event_stream import event_stream
 from ff_api.routes.sdk import event, last_event_id
 from ff_api.snapshots import ProjectSnapshot
 from ff_api.state import ApiState, state_of
@@ -135,7 +137,21 @@ def token_claims(key: ApiKey, context: dict[str, Any]) -> dict[str, Any]:
 
 
 def stream_url(request: Request, token: str) -> str:
-    return str(request.url_for("browser_stream").include_query_params(token=token))
+    # The route's URL depends only on how the request reached us (scheme, host, root
+    # path): looked up once for each, not per token (url_for walks every route).
+    scope = request.scope
+    host = request.headers.get("host")
+    where = (scope.get("scheme"), host, scope.get("server"), scope.get("root_path"))
+    base = _STREAM_URLS.get(where)
+    if base is None:
+        base = str(request.url_for("browser_stream"))
+        if len(_STREAM_URLS) >= _STREAMS_LIMIT:
+            _STREAM_URLS.clear()
+        _STREAM_URLS[where] = base
+    return f"{base}?{urlencode({'token': token})}"
+
+
+_STREAM_URLS: dict[tuple[Any, ...], str] = {}
 
 
 _STREAMS: dict[tuple[str, float, str, bytes], list[dict[str, Any]]] = {}
@@ -143,19 +159,25 @@ _STREAMS_LIMIT = 10_000
 
 
 def event_streams(
-    request: Request, secret: bytes, key: ApiKey, context: dict[str, Any], now: float | None = None
+    request: Request,
+    secret: bytes,
+    key: ApiKey,
+    context: dict[str, Any],
+    now: float | None = None,
+    canonical: bytes | None = None,
 ) -> list[dict[str, Any]]:
     """OFREP's ``eventStreams``: our stream, with a token for this key and context.
 
     The token is the same for one key and context within a window, so it is signed once
-    per window (signing and building the URL cost more than evaluating ten flags)."""
+    per window (signing and building the URL cost more than evaluating ten flags).
+    ``canonical``: the context as sorted JSON, when the caller has it already."""
     at = time.time() if now is None else now
     issued = at - at % OFREP_TOKEN_WINDOW_S
     memo = (
         key.id,
         issued,
-        str(request.base_url),
-        orjson.dumps(context, option=orjson.OPT_SORT_KEYS, default=str),
+        request.headers.get("host", ""),
+        canonical or orjson.dumps(context, option=orjson.OPT_SORT_KEYS, default=str),
     )
     streams = _STREAMS.get(memo)
     if streams is None:
@@ -220,7 +242,9 @@ async def browser_stream(request: Request) -> Response:
     resume = last_event_id(request)
     # Refuse an environment that no longer exists now, as JSON, not mid-stream.
     (await state.snapshots.get(viewer.project)).environment(viewer.environment)
-    return EventSourceResponse(value_events(state, viewer, resume), ping=state.settings.sse_ping_s)
+    return event_stream(
+        lambda stop: value_events(state, viewer, resume, stop), state.settings.sse_ping_s
+    )
 
 
 async def _viewer(request: Request, state: ApiState) -> Viewer:
@@ -277,10 +301,10 @@ async def _token_viewer(state: ApiState, token: str) -> Viewer:
 
 
 async def value_events(
-    state: ApiState, viewer: Viewer, resume: int | None
+    state: ApiState, viewer: Viewer, resume: int | None, stop: Callable[[], None] | None = None
 ) -> AsyncIterator[ServerSentEvent]:
     # Subscribe before reading the snapshot: a change applied in between is then queued.
-    subscriber = state.hub.subscribe(viewer.project)
+    subscriber = state.hub.subscribe(viewer.project, on_drop=stop)
     try:
         snapshot = await state.snapshots.get(viewer.project)
         if resume is not None and resume > snapshot.seq:
@@ -296,7 +320,7 @@ async def value_events(
             if resume is not None:
                 yield refetch_event(cursor)
         while True:
-            batch = await subscriber.queue.get()
+            batch = await subscriber.get()
             if batch is None:
                 return  # dropped: too slow; the client reconnects with its last id
             current, _ = batch

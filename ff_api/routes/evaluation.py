@@ -171,12 +171,8 @@ async def ofrep_bulk(request: Request) -> Response:
             _count(state, key, env, result)
     if request.headers.get("if-none-match") == answer.etag:
         return Response(status_code=304, headers={"ETag": answer.etag})
-    body = (
-        b'{"flags":['
-        + answer.flags_json
-        + b"],"
-        + _tail(request, state, key, answer, seq, ctx, now)
-    )
+    tail = _tail(request, state, key, answer, seq, ctx, canonical, now)
+    body = b'{"flags":[' + answer.flags_json + b"]," + tail
     return Response(body, headers={"ETag": answer.etag}, media_type="application/json")
 
 
@@ -187,6 +183,7 @@ def _tail(
     answer: Answer,
     seq: int,
     ctx: dict[str, Any],
+    canonical: bytes,
     now: float,
 ) -> bytes:
     """The body after the flags: OFREP's change notifications (our browser stream, with a
@@ -197,7 +194,7 @@ def _tail(
         return answer.tail[1]
     tail = {
         "metadata": {"seq": seq},
-        "eventStreams": event_streams(request, state.secret, key, ctx, now),
+        "eventStreams": event_streams(request, state.secret, key, ctx, now, canonical),
     }
     encoded = orjson.dumps(tail)[1:]
     answer.tail = (memo, encoded)
