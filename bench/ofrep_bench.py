@@ -156,7 +156,7 @@ def main() -> int:
         settings, keys = stack.seeded_table(endpoint)
         env = stack.api_env(settings, **BENCH_SETTINGS)
         with (
-            stack.uvicorn_process(["--factory", "ff_api.app:create_app"], env, cpu=1) as api,
+            stack.uvicorn_process(["--factory", "ff_api.app:serving_app"], env, cpu=1) as api,
             stack.uvicorn_process(
                 ["--app-dir", str(stack.BENCH_DIR), "trivial_app:app"], env, cpu=1
             ) as trivial,
@@ -236,7 +236,7 @@ def two_workers(env: dict[str, str], key: str, args: argparse.Namespace) -> dict
     for workers in (1, 2):
         with (
             stack.uvicorn_process(
-                ["--factory", "ff_api.app:create_app"], env, workers=workers
+                ["--factory", "ff_api.app:serving_app"], env, workers=workers
             ) as api,
             stack.uvicorn_process(
                 ["--app-dir", str(stack.BENCH_DIR), "trivial_app:app"], env, workers=workers

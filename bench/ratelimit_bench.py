@@ -443,7 +443,7 @@ def main() -> int:
         configs = {"limit_on": (args.limit_rps, args.limit_burst)}
         if args.compare:
             configs["limit_off"] = (0.0, 1)
-        target = ["--factory", "ff_api.app:create_app"]
+        target = ["--factory", "ff_api.app:serving_app"]
         with contextlib.ExitStack() as servers:
             urls = []
             for rps, burst in configs.values():

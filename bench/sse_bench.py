@@ -1,6 +1,6 @@
 """SSE propagation: N subscribers of /api/v1/sdk/stream, then writes through the API.
 
-The API runs as its own process (``python -m uvicorn --factory ff_api.app:create_app``,
+The API runs as its own process (``python -m uvicorn --factory ff_api.app:serving_app``,
 one worker, the same flags as ofrep_bench.py; ``--replicas 2`` runs two on the same table)
 on moto's DynamoDB server (started here, holding the 50-flag project of bench/stack.py).
 Subscribers are raw asyncio HTTP/1.1 connections with a server key (an ``asyncio.Protocol``
@@ -351,7 +351,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             **({"subscriber_queue_size": str(args.queue)} if args.queue else {}),
         }
         env = stack.api_env(settings, **extra)
-        target = [*SERVERS[args.server], "--factory", "ff_api.app:create_app"]
+        target = [*SERVERS[args.server], "--factory", "ff_api.app:serving_app"]
         with contextlib.ExitStack() as running:
             apis = [
                 running.enter_context(

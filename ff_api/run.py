@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from ff_api.app import create_app
+from ff_api.app import serving_app
 from ff_api.settings import ApiSettings
 from ff_core import logs
 from ff_core.settings import read_settings
@@ -20,7 +20,7 @@ def main() -> None:
         raise SystemExit(2)
     logs.configure(log_settings)
     uvicorn.run(
-        create_app(settings),
+        serving_app(settings),
         host=settings.api_host,
         port=settings.api_port,
         log_config=logs.dict_config(log_settings),
