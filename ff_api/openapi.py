@@ -39,6 +39,13 @@ class Op:
     query: tuple[str, ...] = ()
     media: str = "application/json"
     headers: tuple[str, ...] = ()
+    # Other answers than ``status`` and a problem: (status, JSON body model or None).
+    also: tuple[tuple[int, type[BaseModel] | None], ...] = ()
+
+
+NOT_MODIFIED = (304, None)
+# OFREP's own error bodies (malformed JSON or a bad key still get a problem).
+OFREP_ERRORS = ((400, s.OfrepFailure), (404, s.OfrepFailure))
 
 
 P = "/api/v1/projects/{project}"
@@ -58,6 +65,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         EVAL,
         response=s.NativeOne,
         query=("context",),
+        also=((404, s.NativeOne),),  # an unknown flag: the result, reason ERROR
     ),
     ("POST", "/ofrep/v1/evaluate/flags"): Op(
         "OFREP bulk evaluation (ETag / If-None-Match -> 304; eventStreams)",
@@ -65,9 +73,14 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         body=s.OfrepRequest,
         response=s.OfrepBulk,
         headers=("If-None-Match",),
+        also=(NOT_MODIFIED, (400, s.OfrepFailure)),
     ),
     ("POST", "/ofrep/v1/evaluate/flags/{key}"): Op(
-        "OFREP single-flag evaluation", EVAL, body=s.OfrepRequest, response=s.OfrepSuccess
+        "OFREP single-flag evaluation",
+        EVAL,
+        body=s.OfrepRequest,
+        response=s.OfrepSuccess,
+        also=OFREP_ERRORS,
     ),
     # SDK sync
     ("GET", "/api/v1/sdk/flags"): Op(
@@ -75,6 +88,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         SERVER,
         response=s.SdkDefinitions,
         headers=("If-None-Match",),
+        also=(NOT_MODIFIED,),
     ),
     ("GET", "/api/v1/sdk/stream"): Op(
         "Definition change stream (SSE: snapshot, upsert, delete; ids are change sequences)",
@@ -121,7 +135,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("GET", P): Op("A project", response=Project),
     ("POST", f"{P}/environments"): Op(
-        "Add an environment (admin)", body=Environment, response=Project, status=201
+        "Add an environment (admin); 200 when it exists already (nothing written)",
+        body=Environment,
+        response=Project,
+        status=201,
+        also=((200, Project),),
     ),
     ("GET", f"{P}/flags"): Op(
         "Flag summaries: search, tag, archived filter, cursor pages",
@@ -222,6 +240,7 @@ def build(routes: list[BaseRoute], version: str) -> dict[str, Any]:
             wanted.append((op.body, "validation"))
         if op.response is not None:
             wanted.append((op.response, "serialization"))
+        wanted += [(model, "serialization") for _, model in op.also if model is not None]
     refs, definitions = models_json_schema(
         list(dict.fromkeys(wanted)), ref_template="#/components/schemas/{model}"
     )
@@ -263,11 +282,14 @@ def _operation(
         "description": "A problem: 4xx names what was wrong, 5xx never carries a stack trace",
         "content": {"application/problem+json": {"schema": refs[(s.Problem, "serialization")]}},
     }
+    responses = {str(op.status): ok}
+    for status, model in op.also:
+        responses[str(status)] = _also(status, model, refs, problem)
     operation: dict[str, Any] = {
         "summary": op.summary,
         "operationId": f"{method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
         "parameters": params,
-        "responses": {str(op.status): ok, "4XX": problem, "5XX": problem},
+        "responses": {**responses, "4XX": problem, "5XX": problem},
         "security": [{name: []} for name in op.auth],
     }
     if op.body is not None:
@@ -276,6 +298,20 @@ def _operation(
             "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
         }
     return operation
+
+
+def _also(
+    status: int,
+    model: type[BaseModel] | None,
+    refs: dict[tuple[Any, JsonSchemaMode], Any],
+    problem: dict[str, Any],
+) -> dict[str, Any]:
+    if model is None:
+        return {"description": "Not modified" if status == 304 else "No content"}
+    content = {"application/json": {"schema": refs[(model, "serialization")]}}
+    if status >= 400:  # the route's own body, or a problem from the shared error mapping
+        content |= problem["content"]
+    return {"description": "See the summary", "content": content}
 
 
 async def openapi(request: Request) -> Response:
