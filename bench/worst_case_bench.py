@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import ValidationError
+
 from ff_core import limits
 from ff_core.evaluation import CompiledEnvironment, evaluate
 from ff_core.models import Flag
@@ -57,15 +59,19 @@ def flag_of(rules: list[dict[str, Any]]) -> Flag:
 
 
 def largest(clause: Callable[[int, bool], dict[str, Any]]) -> Flag:
-    """The most rules x clauses (last clause of each rule failing) within every limit."""
+    """The most rules x clauses (last clause of each rule failing) within every limit: the
+    byte limit, and for regexes ``limits.MAX_REGEXES``."""
     rules: list[dict[str, Any]] = []
     best = flag_of([{"clauses": [clause(0, False)], "serve": {"variant": "on"}}])
     last = limits.MAX_CLAUSES_PER_RULE - 1
     for _ in range(limits.MAX_RULES_PER_ENVIRONMENT):
         clauses = [clause(c, c < last) for c in range(limits.MAX_CLAUSES_PER_RULE)]
         while clauses:
-            candidate = flag_of([*rules, {"clauses": clauses, "serve": {"variant": "on"}}])
-            if len(candidate.model_dump_json()) <= limits.MAX_FLAG_BYTES:
+            try:
+                candidate = flag_of([*rules, {"clauses": clauses, "serve": {"variant": "on"}}])
+            except ValidationError:  # over a count limit (limits.MAX_REGEXES)
+                candidate = None
+            if candidate is not None and len(candidate.model_dump_json()) <= limits.MAX_FLAG_BYTES:
                 break
             clauses = [*clauses[:-2], clauses[-1]]  # drop a matching one, keep the failing
         if not clauses:

@@ -30,6 +30,9 @@ MAX_NOTE_LENGTH: Final = 2_000
 MAX_REGEX_LENGTH: Final = 256
 # Attribute strings longer than this never match `matches`: bounds regex cost per evaluation.
 MAX_MATCHED_STRING_LENGTH: Final = 4_096
+# `matches` values in one environment's rules, or in one segment's: RE2 is linear in the
+# input, so this and the length above bound a flag's regex time (~2.5 ms at worst).
+MAX_REGEXES: Final = 100
 # Rollout weights are thousandths of a percent.
 ROLLOUT_TOTAL: Final = 100_000
 # A flag item's JSON. A history entry holds the old and the new flag, so two of

@@ -8,7 +8,6 @@ matches when any element does. Nothing here raises on any context.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -16,7 +15,14 @@ from typing import Any
 import semver
 
 from ff_core import limits
-from ff_core.models.clause import Clause, Operator, Scalar, parse_instant, parse_semver
+from ff_core.models.clause import (
+    Clause,
+    Operator,
+    Scalar,
+    compile_regex,
+    parse_instant,
+    parse_semver,
+)
 
 Context = Mapping[str, Any]
 Match = Callable[[Context], bool]
@@ -180,7 +186,9 @@ def _ends_with(values: tuple[Scalar, ...]) -> Test:
 
 
 def _matches(values: tuple[Scalar, ...]) -> Test:
-    patterns = [re.compile(p) for p in _strings(values)]
+    # RE2: linear in the input whatever the pattern (Python's re backtracks exponentially
+    # on patterns like ^(a+)+$, and attributes come from browsers).
+    patterns = [compile_regex(p) for p in _strings(values)]
 
     def test(v: Any) -> bool | None:
         if v.__class__ is not str or len(v) > limits.MAX_MATCHED_STRING_LENGTH:

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
+import re2
 import semver
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
@@ -124,6 +124,16 @@ class Clause(Model):
         return self
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is the caller's error, not a log line
+
+
+def compile_regex(pattern: str) -> Any:
+    """A ``matches`` pattern compiled by RE2: matching time linear in the input, whatever
+    the pattern (no catastrophic backtracking on attributes a browser sends)."""
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
 def _check_value(op: Operator, value: Scalar) -> None:
     if op in STRING_OPERATORS or op is Operator.IN_SEGMENT:
         if not isinstance(value, str):
@@ -134,9 +144,14 @@ def _check_value(op: Operator, value: Scalar) -> None:
                     f"a regular expression may be at most {limits.MAX_REGEX_LENGTH} characters"
                 )
             try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+                compile_regex(value)
+            except re2.error as exc:
+                detail = exc.args[0] if exc.args else exc
+                reason = detail.decode() if isinstance(detail, bytes) else str(detail)
+                raise ValueError(
+                    f"invalid regular expression {value!r} (RE2 syntax: no backreferences or "
+                    f"lookaround): {reason}"
+                ) from None
     elif op in NUMBER_OPERATORS:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"operator {op.value!r} takes numbers, got {value!r}")
@@ -146,4 +161,13 @@ def _check_value(op: Operator, value: Scalar) -> None:
     elif op in DATE_OPERATORS and parse_instant(value) is None:
         raise ValueError(
             f"operator {op.value!r} takes ISO 8601 dates or epoch seconds, got {value!r}"
+        )
+
+
+def check_regex_count(clauses: list[Clause] | tuple[Clause, ...], where: str) -> None:
+    """At most ``limits.MAX_REGEXES`` ``matches`` values among ``clauses``."""
+    count = sum(len(c.values) for c in clauses if c.operator is Operator.MATCHES)
+    if count > limits.MAX_REGEXES:
+        raise ValueError(
+            f"at most {limits.MAX_REGEXES} regular expressions per {where}, got {count}"
         )

@@ -9,7 +9,7 @@ from pydantic import Field, JsonValue, StringConstraints, model_validator
 
 from ff_core import limits
 from ff_core.models._base import Model
-from ff_core.models.clause import AttributeName, Clause
+from ff_core.models.clause import AttributeName, Clause, check_regex_count
 
 FlagKey = Annotated[str, StringConstraints(pattern=limits.FLAG_KEY_PATTERN)]
 EnvironmentKey = Annotated[str, StringConstraints(pattern=limits.ENVIRONMENT_KEY_PATTERN)]
@@ -130,6 +130,11 @@ class EnvironmentConfig(Model):
     prerequisites: tuple[Prerequisite, ...] = Field(default=(), max_length=limits.MAX_PREREQUISITES)
     # Increments on every write of this environment's config.
     version: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _regexes_bounded(self) -> EnvironmentConfig:
+        check_regex_count([c for rule in self.rules for c in rule.clauses], "environment")
+        return self
 
     def variant_keys(self) -> set[str]:
         used = {self.off_variant, *self.fallthrough.variant_keys()}

@@ -4,7 +4,7 @@ from pydantic import Field, model_validator
 
 from ff_core import limits
 from ff_core.models._base import Model
-from ff_core.models.clause import AttributeName, Clause, Operator
+from ff_core.models.clause import AttributeName, Clause, Operator, check_regex_count
 from ff_core.models.flag import Description, FlagKey, Name
 
 
@@ -31,3 +31,8 @@ class Segment(Model):
     excluded: tuple[str, ...] = Field(default=(), max_length=limits.MAX_SEGMENT_KEYS)
     rules: tuple[SegmentRule, ...] = Field(default=(), max_length=limits.MAX_SEGMENT_RULES)
     version: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _regexes_bounded(self) -> Segment:
+        check_regex_count([c for rule in self.rules for c in rule.clauses], "segment")
+        return self

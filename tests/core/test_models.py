@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from ff_core import limits
+from ff_core.evaluation import CompiledEnvironment, Reason, evaluate
 from ff_core.models import (
     Clause,
     EnvironmentConfig,
@@ -316,7 +317,11 @@ def test_clause_regex__256_characters_ok_257_refused() -> None:
     )
 
 
-@pytest.mark.parametrize("pattern", ["(", "[a-", "*a", "a{2,1}", "(?P<x>a)(?P<x>b)"])
+# Python re syntax RE2 refuses (backreferences, lookaround) is refused too: it could not
+# be matched in linear time.
+@pytest.mark.parametrize(
+    "pattern", ["(", "[a-", "*a", "a{2,1}", r"(a)\1", "a(?=b)", "(?<!x)y", "a{1001}"]
+)
 def test_clause_regex__invalid__refused_naming_the_pattern(pattern: str) -> None:
     _refused(
         lambda: Clause.model_validate(_clause(operator="matches", values=[pattern])),
@@ -667,3 +672,42 @@ def test_invitation_status__each_state__accepted_revoked_expired_pending() -> No
     assert pending.replace(revoked_at=at).status(at) is InvitationStatus.REVOKED
     accepted = pending.replace(accepted_at=at, accepted_by="a@x.io")
     assert accepted.status(expiry + timedelta(days=30)) is InvitationStatus.ACCEPTED
+
+
+def test_environment__regexes_at_the_limit__accepted_one_more_refused() -> None:
+    def rules(regexes: int) -> list[dict[str, Any]]:
+        values = [f"^v{i}$" for i in range(regexes)]
+        chunks = [values[i : i + 50] for i in range(0, len(values), 50)]
+        return [_rule(_clause(operator="matches", values=chunk)) for chunk in chunks]
+
+    Flag.model_validate(_flag_with(rules=rules(limits.MAX_REGEXES)))
+    _refused(
+        lambda: Flag.model_validate(_flag_with(rules=rules(limits.MAX_REGEXES + 1))),
+        ENV,
+        f"at most {limits.MAX_REGEXES} regular expressions per environment",
+    )
+
+
+def test_segment__regexes_over_the_limit__refused() -> None:
+    rule = {"clauses": [_clause(operator="matches", values=[f"^v{i}$" for i in range(60)])]}
+
+    Segment.model_validate({"key": "s", "name": "S", "rules": [rule]})
+    _refused(
+        lambda: Segment.model_validate({"key": "s", "name": "S", "rules": [rule, rule]}),
+        (),
+        f"at most {limits.MAX_REGEXES} regular expressions per segment",
+    )
+
+
+def test_matches__catastrophic_pattern__answers_without_backtracking() -> None:
+    # ^(a+)+$ on 'a' * n + '!' takes 2^n steps under Python's re; RE2 is linear. n = 64
+    # would not finish in a lifetime with backtracking.
+    flag = Flag.model_validate(
+        _flag_with(rules=[_rule(_clause(attribute="text", operator="matches", values=["^(a+)+$"]))])
+    )
+    env = CompiledEnvironment("production", [flag])
+
+    got = evaluate(env, flag.key, {"targeting_key": "u", "text": "a" * 64 + "!"})
+
+    assert got.reason is not Reason.TARGETING_MATCH
+    assert got.error_code is None
