@@ -164,11 +164,85 @@ def eval_rows(data: dict[str, Any]) -> list[Row]:
     ]
 
 
+def sse_rows(data: dict[str, Any]) -> list[Row]:
+    subscribers = data.get("subscribers") or data.get("config", {}).get("subscribers")
+    if "other_last_subscriber_from_commit_ms" in data:
+        other = data["other_last_subscriber_from_commit_ms"]
+        writer = data["writing_replica_last_subscriber_from_commit_ms"]
+        return [
+            (
+                "SSE, two replicas: last subscriber of the other replica, from commit",
+                f"p99 {_ms(other['p99'])}",
+                f"p50 {_ms(other['p50'])}; writing replica p99 {_ms(writer['p99'])}",
+                data["target"],
+            )
+        ]
+    last = data["last_subscriber_from_commit_ms"]
+    memory = data["idle_memory"]["kb_per_idle_subscriber"]
+    target = ""
+    if subscribers == 10_000:
+        target = f"p99 <= 250 ms: {_met(last['p99'] <= 250)}; <= 20 KB: {_met(memory <= 20)}"
+    return [
+        (
+            f"SSE, {subscribers:,} subscribers: last one, from commit",
+            f"p99 {_ms(last['p99'])}",
+            f"p50 {_ms(last['p50'])}, max {_ms(last['max'])}; API "
+            f"{data['cpu_ms_per_write']['api']:.0f} ms CPU a write; {memory:.0f} KB per idle "
+            f"subscriber; {data['duplicates']} duplicates, {data.get('missing', 0)} missing",
+            target,
+        )
+    ]
+
+
+def worst_case_rows(data: dict[str, Any]) -> list[Row]:
+    return [
+        (
+            f"worst-case evaluation: {r['scenario']} ({r['rules']} rules, {r['flag_bytes']:,} B)",
+            f"max {r['max_ms']:.2f} ms",
+            f"median {r['median_ms']:.2f} ms over {r['runs']} runs",
+            f"<= {data['target_ms']} ms: {_met(r['within_target'])}",
+        )
+        for r in data["results"]
+    ]
+
+
+def ratelimit_rows(data: dict[str, Any]) -> list[Row]:
+    on, off = data["limit_on"], data.get("limit_off")
+    detail = f"quiet p99 {_ms(on['p99_ms']['without_noise'])} -> {_ms(on['p99_ms']['with_noise'])}"
+    if off:
+        detail += f"; limit off: {off['p99_ratio']:.2f}"
+    return [
+        (
+            "one noisy key: the others' p99, noise / no noise",
+            f"{on['p99_ratio']:.2f}",
+            detail,
+            f"<= 1.2: {_met(on['p99_ratio'] <= 1.2)}",
+        )
+    ]
+
+
 BENCHES = [
     Bench("eval", "eval_bench.py", (), ("--batches", "20"), eval_rows),
     Bench("peers", "peers_bench.py", (), ("--quick",), peers_rows),
     Bench("ofrep", "ofrep_bench.py", (), ("--quick", "--no-scaling"), ofrep_rows),
-    Bench("scale", "scale_bench.py", (), ("--quick",), scale_rows),
+    Bench("scale", "scale_bench.py", ("--runs", "1"), ("--quick",), scale_rows),
+    Bench("sse_1k", "sse_bench.py", (), ("--quick",), sse_rows),
+    Bench(
+        "sse_10k",
+        "sse_bench.py",
+        ("--subscribers", "10000", "--writes", "30"),
+        ("--quick",),
+        sse_rows,
+    ),
+    Bench(
+        "sse_replicas",
+        "sse_bench.py",
+        ("--replicas", "2", "--writes", "30"),
+        ("--replicas", "2", "--quick"),
+        sse_rows,
+    ),
+    Bench("worst_case", "worst_case_bench.py", (), ("--runs", "5"), worst_case_rows),
+    Bench("ratelimit", "ratelimit_bench.py", (), ("--cycles", "4"), ratelimit_rows),
 ]
 
 
