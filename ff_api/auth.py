@@ -13,7 +13,7 @@ from collections.abc import Collection
 from starlette.requests import Request
 
 from ff_core import keys
-from ff_core.errors import Forbidden, Unauthorized
+from ff_core.errors import Forbidden, StoreError, Unauthorized
 from ff_core.models import ApiKey, KeyKind
 from ff_core.store import Store
 
@@ -61,9 +61,13 @@ class KeyAuthenticator:
             future.cancel()
             raise
         except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning without waiters
-            raise
+            if not isinstance(exc, StoreError) or cached is None:
+                future.set_exception(exc)
+                future.exception()  # retrieved: no "never retrieved" warning without waiters
+                raise
+            # The store cannot be read: the last known record keeps serving (evaluation must
+            # outlive a store outage), and is asked again only after another interval.
+            found = cached[1]
         finally:
             del self._inflight[digest]
         if len(self._cache) >= _CACHE_LIMIT:

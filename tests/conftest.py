@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from moto.core.model_instances import reset_model_data
 from moto.server import ThreadedMotoServer
 
 from ff_core.models import Actor, ActorKind
@@ -28,6 +29,14 @@ def moto_endpoint() -> Iterator[str]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _moto_forgets_its_instances() -> Iterator[None]:
+    """moto keeps every model instance it makes (for its dashboard), a copy of the table
+    per transaction among them: over the suite that grew the runner past 20 GB."""
+    yield
+    reset_model_data()
 
 
 @pytest.fixture

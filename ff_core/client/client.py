@@ -66,6 +66,11 @@ _EMPTY = CompiledEnvironment("")
 _UNCOUNTED: Final = frozenset({ErrorCode.FLAG_NOT_FOUND, ErrorCode.PROVIDER_NOT_READY})
 
 
+# How long ``start`` waits for the first snapshot by default: with the API down, a service
+# starts on its bootstrap file or defaults within 5 s, this plus the reads around it.
+START_TIMEOUT_S = 4.0
+
+
 class FlagClient:
     """An async feature-flag client with local evaluation.
 
@@ -78,16 +83,17 @@ class FlagClient:
 
     ``persist_to`` keeps the last snapshot in a file so that a restart while the source is
     down starts with it. ``timeout_s`` bounds how long ``start`` waits for the first
-    snapshot (default 5 s); ``poll_interval_s`` is the polling cadence (API: 30 s, also the
-    back-off cap; library mode: 1 s); ``usage_interval_s`` how often evaluation counts are
-    reported (default 60 s; None or 0: never).
+    snapshot (default 4 s: a service starting while the API is down is up within 5 s);
+    ``poll_interval_s`` is the polling cadence (API: 30 s, also the back-off cap; library
+    mode: 1 s); ``usage_interval_s`` how often evaluation counts are reported (default
+    60 s; None or 0: never).
     """
 
     def __init__(self, **options: Unpack[ClientOptions]) -> None:
         self._bootstrap = _path(options.get("bootstrap"))
         persist_to = options.get("persist_to")
         self._persistence = None if persist_to is None else Persistence(Path(persist_to))
-        self._timeout_s = options.get("timeout_s", 5.0)
+        self._timeout_s = options.get("timeout_s", START_TIMEOUT_S)
         self._source = source_for(options)
         self._environment = options.get("environment")
         usage_s = options.get("usage_interval_s", 60.0)
