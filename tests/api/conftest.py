@@ -6,10 +6,12 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from starlette.types import ASGIApp
 
 from ff_api import ApiSettings, create_app
 from ff_core import demo
@@ -92,11 +94,7 @@ async def seeded(dynamo_settings: Settings) -> AsyncIterator[Seeded]:
         poll_interval_s=0.2,
     )
     async with DynamoStore.open(settings) as store:
-        await store.ensure_table()
-        services = Services(store, key_secret=SECRET.encode())
-        await demo.seed(services)
-        for flag in extra_flags():
-            await services.flags.create_flag(ADMIN, "demo", flag)
+        services = await demo_services(store)
         access = services.access
         _, server = await access.create_key(
             ADMIN, "demo", KeyKind.SERVER, "backend", environment="production"
@@ -111,13 +109,22 @@ async def seeded(dynamo_settings: Settings) -> AsyncIterator[Seeded]:
         yield Seeded(settings, services, server, client, admin, staging)
 
 
-class ServerThread:
-    """uvicorn in a thread with its own event loop, lifespan included."""
+async def demo_services(store: DynamoStore) -> Services:
+    """The table created and the demo project seeded, with the extra flags of these tests."""
+    await store.ensure_table()
+    services = Services(store, key_secret=SECRET.encode())
+    await demo.seed(services)
+    for flag in extra_flags():
+        await services.flags.create_flag(ADMIN, "demo", flag)
+    return services
 
-    def __init__(self, settings: ApiSettings) -> None:
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-        )
+
+class AppThread:
+    """An ASGI app under uvicorn on a free loopback port, in a thread with its own loop."""
+
+    def __init__(self, app: ASGIApp, **options: Any) -> None:
+        options = {"log_level": "warning", "lifespan": "on", **options}
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -126,7 +133,7 @@ class ServerThread:
         deadline = time.monotonic() + 20
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the API did not start")
+                raise RuntimeError("the server did not start")
             time.sleep(0.02)
         port = self.server.servers[0].sockets[0].getsockname()[1]
         return f"http://127.0.0.1:{port}"
@@ -134,6 +141,13 @@ class ServerThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=20)
+
+
+class ServerThread(AppThread):
+    """The API (``create_app``) under uvicorn, lifespan included."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        super().__init__(create_app(settings))
 
 
 @pytest.fixture

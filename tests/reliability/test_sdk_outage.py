@@ -13,20 +13,19 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ff_core.client import FlagClient, Status
+from tests.api.conftest import AppThread
 from tests.client.conftest import (
     ApiServer,
     Seeded,
@@ -124,7 +123,7 @@ async def test_cold_start__api_down__returns_within_start_timeout_with_fallback(
         assert (answers, status) == ([True, True, True, True], Status.ERROR)
 
 
-class RefusingServer:
+class RefusingServer(AppThread):
     """A real HTTP server on loopback that answers every request with ``status``."""
 
     def __init__(self, status: int) -> None:
@@ -134,23 +133,7 @@ class RefusingServer:
             self.requests.append(request.url.path)
             return JSONResponse({"message": "no"}, status_code=status)
 
-        app = Starlette(routes=[Route("/{path:path}", refuse, methods=["GET", "POST"])])
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the refusing server did not start")
-            time.sleep(0.02)
-        return f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
+        super().__init__(Starlette(routes=[Route("/{path:path}", refuse, methods=["GET", "POST"])]))
 
 
 @pytest.mark.parametrize("status", [401, 403])

@@ -17,11 +17,10 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import pytest
-from moto.server import ThreadedMotoServer
 from starlette.applications import Starlette
 
 from ff_api import ApiSettings
@@ -62,16 +61,6 @@ class Stack:
 
 
 @pytest.fixture
-def own_moto() -> Iterator[str]:
-    """A moto server for this test alone (moto copies every table it holds on each write)."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
 async def stack(own_moto: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Stack]:
     settings = ApiSettings(
         dynamodb_endpoint=own_moto,
@@ -79,7 +68,6 @@ async def stack(own_moto: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
         key_secret=SECRET,
         poll_interval_s=0.2,
         subscriber_queue_size=QUEUE,
-        sse_send_timeout_s=5,
     )
     async with DynamoStore.open(settings) as store:
         await store.ensure_table()

@@ -21,25 +21,23 @@ import json
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from ff_api import ApiSettings
 from ff_api.context import evaluation_context
 from ff_api.routes.browser import visible_values
 from ff_api.routes.sdk import flag_for
-from ff_core import demo
 from ff_core.evaluation import CompiledEnvironment
 from ff_core.models import KeyKind
 from ff_core.services import Services
 from ff_core.store import DynamoStore
-from tests.api.conftest import ADMIN, SECRET, ServerThread, extra_flags
+from tests.api.conftest import ADMIN, SECRET, ServerThread, demo_services
 
 # The full figure is 1,000 updates; each costs moto a copy of the whole table (growing with
 # the change log), so the suite runs 200 and the full run is
@@ -63,18 +61,6 @@ class Stack:
 
 
 @pytest.fixture
-def own_moto() -> Iterator[str]:
-    """A moto server for this test alone: moto copies every table it holds on each
-    transaction (to roll back), so the session's shared server, holding the tables of every
-    earlier test, would make 1,000 writes crawl."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
 async def stack(own_moto: str) -> AsyncIterator[Stack]:
     settings = ApiSettings(
         dynamodb_endpoint=own_moto,
@@ -83,11 +69,7 @@ async def stack(own_moto: str) -> AsyncIterator[Stack]:
         poll_interval_s=0.2,
     )
     async with DynamoStore.open(settings) as store:
-        await store.ensure_table()
-        services = Services(store, key_secret=SECRET.encode())
-        await demo.seed(services)
-        for flag in extra_flags():
-            await services.flags.create_flag(ADMIN, "demo", flag)
+        services = await demo_services(store)
         _, server_key = await services.access.create_key(
             ADMIN, "demo", KeyKind.SERVER, "backend", environment="production"
         )

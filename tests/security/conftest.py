@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from ff_api import ApiSettings
-from ff_core import demo, tokens
+from ff_core import tokens
 from ff_core.models import KeyKind, Project, Role
 from ff_core.services import Services
 from ff_core.store import DynamoStore
@@ -25,7 +25,7 @@ from tests.api.conftest import (  # the per-test world of tests/api, for tables 
     SECRET,
     ServerThread,
     api_url,  # noqa: F401
-    extra_flags,
+    demo_services,
     http,  # noqa: F401
     seeded,  # noqa: F401
 )
@@ -66,11 +66,7 @@ async def _keys(services: Services, project: str) -> Keys:
 
 async def seed_world(settings: ApiSettings) -> tuple[Keys, Keys]:
     async with DynamoStore.open(settings) as store:
-        await store.ensure_table()
-        services = Services(store, key_secret=SECRET.encode())
-        await demo.seed(services)
-        for flag in extra_flags():
-            await services.flags.create_flag(ADMIN, "demo", flag)
+        services = await demo_services(store)
         await services.projects.create_project(ADMIN, Project(key="other", name="Other"))
         for project in ("demo", "other"):
             await services.access.set_member(

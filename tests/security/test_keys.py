@@ -24,18 +24,16 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 
 import boto3
 import httpx
 import pytest
-import uvicorn
 
 from ff_api import create_app
 from ff_core import logs
-from tests.api.conftest import SECRET, ServerThread
+from tests.api.conftest import SECRET, AppThread, ServerThread
 from tests.api.sse import open_stream
 from tests.security.conftest import World
 
@@ -56,17 +54,9 @@ class LoggedServer:
         self.output = io.StringIO()
         self.handler = logging.StreamHandler(self.output)
         self.handler.setFormatter(logs.JsonFormatter())
-        config = uvicorn.Config(
-            create_app(world.settings),
-            host="127.0.0.1",
-            port=0,
-            log_config=None,
-            log_level="debug",
-            access_log=True,
-            lifespan="on",
+        self.served = AppThread(
+            create_app(world.settings), log_config=None, log_level="debug", access_log=True
         )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> str:
         root = logging.getLogger()
@@ -77,18 +67,10 @@ class LoggedServer:
         root.setLevel(logging.DEBUG)
         logging.getLogger("botocore").setLevel(logging.WARNING)
         logging.getLogger("aiobotocore").setLevel(logging.WARNING)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the API did not start")
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
+        return self.served.start()
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
+        self.served.stop()
         logging.getLogger().removeHandler(self.handler)
         for name, level in self.levels.items():
             logging.getLogger(name).setLevel(level)
