@@ -242,7 +242,7 @@ def two_workers(env: dict[str, str], key: str, args: argparse.Namespace) -> dict
                 ["--app-dir", str(stack.BENCH_DIR), "trivial_app:app"], env, workers=workers
             ) as trivial,
         ):
-            wrk(api, OFREP_PATH, key, 2, args.connections)
+            wrk(api, OFREP_PATH, key, 2, args.connections, cpu=False)  # warm-up
             bulk = wrk(api, OFREP_PATH, key, args.duration, args.connections, cpu=False)
             base = wrk(trivial, TRIVIAL_PATH, None, args.duration, args.connections, cpu=False)
         out[f"{workers}_worker"] = {"bulk": bulk, "trivial": base}
