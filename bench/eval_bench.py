@@ -25,30 +25,29 @@ from ff_core.evaluation import CompiledEnvironment, evaluate
 from ff_core.models import Clause, EnvironmentConfig, Operator, Rule, Serve
 
 
+def staff_config() -> EnvironmentConfig:
+    """E-mail addresses at example.com get ``on``, everyone else ``off``."""
+    return EnvironmentConfig(
+        enabled=True,
+        off_variant="off",
+        rules=(
+            Rule(
+                clauses=(
+                    Clause(
+                        attribute="email", operator=Operator.ENDS_WITH, values=("@example.com",)
+                    ),
+                ),
+                serve=Serve(variant="on"),
+            ),
+        ),
+        fallthrough=Serve(variant="off"),
+    )
+
+
 def project_of_50() -> CompiledEnvironment:
     flags = [representative_flag()]
     for i in range(49):
-        config = (
-            representative_config()
-            if i % 2
-            else EnvironmentConfig(
-                enabled=True,
-                off_variant="off",
-                rules=(
-                    Rule(
-                        clauses=(
-                            Clause(
-                                attribute="email",
-                                operator=Operator.ENDS_WITH,
-                                values=("@example.com",),
-                            ),
-                        ),
-                        serve=Serve(variant="on"),
-                    ),
-                ),
-                fallthrough=Serve(variant="off"),
-            )
-        )
+        config = representative_config() if i % 2 else staff_config()
         flags.append(
             representative_flag(key=f"flag-{i:02d}", salt=f"s{i}").replace(
                 environments={"production": config}

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from eval_bench import staff_config
 from moto.server import ThreadedMotoServer
 
 from ff_core import demo
@@ -78,23 +79,7 @@ def _shaped(i: int) -> Flag:
     if shape == 0:  # the representative flag: rule, else a 25 % rollout
         return demo.representative_flag(key=key, salt=f"s{i}").replace(client_visible=i % 2 == 0)
     if shape == 1:  # staff by e-mail domain, else off
-        config = EnvironmentConfig(
-            enabled=True,
-            off_variant="off",
-            rules=(
-                Rule(
-                    clauses=(
-                        Clause(
-                            attribute="email",
-                            operator=Operator.ENDS_WITH,
-                            values=("@example.com",),
-                        ),
-                    ),
-                    serve=Serve(variant="on"),
-                ),
-            ),
-            fallthrough=Serve(variant="off"),
-        )
+        config = staff_config()
         return Flag(
             key=key, name=key, variants=boolean_variants(), environments={"production": config}
         )

@@ -73,12 +73,7 @@ class FlagsState(rx.State):
         self.search, self.tag, self.kind = q.search, q.tag or "all", q.kind or "all"
         self.status, self.lifecycle, self.sort = q.status, q.lifecycle, q.sort
         self.descending, self.page = q.descending, q.page
-        try:
-            await self._reload()
-        except FFError as exc:
-            yield rx.toast.error(exc.message)
-            return
-        yield FlagsState.follow
+        yield await live.open_page(self._reload, FlagsState.follow)
 
     @rx.event(background=True)
     async def follow(self) -> None:

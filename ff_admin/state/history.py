@@ -105,12 +105,7 @@ class HistoryState(rx.State):
         self.key = self.router.url.query_parameters.get("key", "")
         if not session.project or not self.key:
             return
-        try:
-            await self._reload()
-        except FFError as exc:
-            yield rx.toast.error(exc.message)
-            return
-        yield HistoryState.follow
+        yield await live.open_page(self._reload, HistoryState.follow)
 
     @rx.event(background=True)
     async def follow(self) -> None:

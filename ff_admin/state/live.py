@@ -28,6 +28,16 @@ POLL_S = 1.0
 _generations: dict[tuple[str, str], int] = {}
 
 
+async def open_page(reload: Callable[[], Awaitable[Any]], follow_event: Any) -> Any:
+    """A page's first load: its data, then its live task (``follow_event``, to yield);
+    what refused the load, as a toast, instead."""
+    try:
+        await reload()
+    except FFError as exc:
+        return rx.toast.error(exc.message)
+    return follow_event
+
+
 async def follow(state: rx.State, refresh: Callable[[], Awaitable[Any]]) -> None:
     """Run ``refresh`` (under the state lock) whenever the page's project changes.
 

@@ -86,12 +86,7 @@ class MembersState(rx.State):
         if not session.project:
             return
         self.remove_email = ""
-        try:
-            await self._reload()
-        except FFError as exc:
-            yield rx.toast.error(exc.message)
-            return
-        yield MembersState.follow
+        yield await live.open_page(self._reload, MembersState.follow)
 
     @rx.event(background=True)
     async def follow(self) -> None:

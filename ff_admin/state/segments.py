@@ -55,12 +55,7 @@ class SegmentsState(rx.State):
         self.rows, self.loaded, self.form_open, self.deleting = [], False, False, ""
         if not session.project:
             return
-        try:
-            await self._reload()
-        except FFError as exc:
-            yield rx.toast.error(exc.message)
-            return
-        yield SegmentsState.follow
+        yield await live.open_page(self._reload, SegmentsState.follow)
 
     @rx.event(background=True)
     async def follow(self) -> None:
