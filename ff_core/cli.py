@@ -40,6 +40,11 @@ members_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(members_app, name="members")
+# Sub-apps in their own modules, imported last: they reuse this module's helpers.
+from ff_core import cli_registry, cli_tenants  # noqa: E402
+
+app.add_typer(cli_registry.app, name="registry")
+app.add_typer(cli_tenants.app, name="tenants")
 
 ProjectOpt = Annotated[
     str | None, typer.Option("--project", "-p", help="Default: FF_DEFAULT_PROJECT")

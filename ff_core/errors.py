@@ -2,7 +2,8 @@
 
 FFError
 ├── InvalidDefinition      a model or request refused by validation (names field and limit)
-│   └── CycleDetected      prerequisites would form a cycle
+│   ├── CycleDetected      prerequisites would form a cycle
+│   └── NotInRegistry      a write to a flag a registry-enforced project does not list
 ├── NotFound               project, flag, segment, environment or history entry missing
 ├── AlreadyExists          create of a key that exists
 ├── VersionConflict        optimistic concurrency: expected version is stale
@@ -36,6 +37,10 @@ class InvalidDefinition(FFError):
 
 class CycleDetected(InvalidDefinition):
     code = "prerequisite_cycle"
+
+
+class NotInRegistry(InvalidDefinition):
+    code = "not_in_registry"
 
 
 class NotFound(FFError):

@@ -7,6 +7,8 @@ PROJECT_KEY_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 ENVIRONMENT_KEY_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 VARIANT_KEY_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 ATTRIBUTE_PATTERN: Final = r"^[$A-Za-z_][A-Za-z0-9_.:-]{0,127}$"
+# Tenant ids come from the consuming app (slugs, UUIDs, e-mail-like ids).
+TENANT_KEY_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 
 MAX_ENVIRONMENTS: Final = 20
 MAX_VARIANTS: Final = 64
@@ -38,4 +40,6 @@ ROLLOUT_TOTAL: Final = 100_000
 # A flag item's JSON. A history entry holds the old and the new flag, so two of
 # these plus metadata stay well under DynamoDB's 400 KB item limit.
 MAX_FLAG_BYTES: Final = 150_000
+# A tenant item holds a variant per registry flag and environment (~50 bytes each).
+MAX_TENANT_BYTES: Final = 150_000
 MAX_SEGMENT_BYTES: Final = 150_000

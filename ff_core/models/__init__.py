@@ -24,6 +24,7 @@ from ff_core.models.flag import (
     Flag,
     FlagKind,
     Prerequisite,
+    RegistryDefinition,
     Rollout,
     Rule,
     Serve,
@@ -35,6 +36,7 @@ from ff_core.models.flag import (
 )
 from ff_core.models.project import Environment, Project
 from ff_core.models.segment import Segment, SegmentRule
+from ff_core.models.tenant import Tenant, TenantValue
 from ff_core.models.usage import EnvironmentUsage, FlagUsage, UsageDelta
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "Operator",
     "Prerequisite",
     "Project",
+    "RegistryDefinition",
     "Role",
     "Rollout",
     "Rule",
@@ -69,6 +72,8 @@ __all__ = [
     "SegmentRule",
     "Serve",
     "Target",
+    "Tenant",
+    "TenantValue",
     "UsageDelta",
     "ValueType",
     "Variant",

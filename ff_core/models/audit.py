@@ -30,6 +30,7 @@ class EntityKind(StrEnum):
     PROJECT = "project"
     FLAG = "flag"
     SEGMENT = "segment"
+    TENANT = "tenant"
 
 
 class Action(StrEnum):
@@ -39,6 +40,10 @@ class Action(StrEnum):
     ENABLED_SET = "enabled_set"
     DELETED = "deleted"
     ROLLED_BACK = "rolled_back"
+    ONBOARDED = "onboarded"
+    OVERRIDE_SET = "override_set"
+    OVERRIDE_CLEARED = "override_cleared"
+    CLEANED_UP = "cleaned_up"
 
 
 class HistoryEntry(Model):

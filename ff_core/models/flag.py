@@ -153,6 +153,16 @@ class EnvironmentConfig(Model):
         }
 
 
+class RegistryDefinition(Model):
+    """What the registry file says about a flag: the variant each environment serves by
+    default. Present on a flag exactly while the flag is in its project's registry."""
+
+    defaults: dict[EnvironmentKey, VariantKey] = Field(
+        min_length=1, max_length=limits.MAX_ENVIRONMENTS
+    )
+    synced_at: datetime | None = None
+
+
 def _new_salt() -> str:
     return secrets.token_hex(8)
 
@@ -167,6 +177,8 @@ class Flag(Model):
     temporary: bool = True
     expires_at: datetime | None = None
     client_visible: bool = False
+    # Never sent to browsers, whatever the key: for flags that name internal systems.
+    internal_only: bool = False
     value_type: ValueType = ValueType.BOOLEAN
     variants: dict[VariantKey, Variant] = Field(min_length=1, max_length=limits.MAX_VARIANTS)
     salt: str = Field(default_factory=_new_salt, min_length=1, max_length=64)
@@ -174,6 +186,8 @@ class Flag(Model):
         default_factory=dict, max_length=limits.MAX_ENVIRONMENTS
     )
     archived: bool = False
+    # Set by ``ff registry sync``: the flag is in its project's registry, with these defaults.
+    registry: RegistryDefinition | None = None
     # Increments on every write of the flag item (the store's condition).
     version: int = Field(default=0, ge=0)
     created_at: datetime | None = None
@@ -181,6 +195,15 @@ class Flag(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Flag:
+        if self.client_visible and self.internal_only:
+            raise ValueError("a flag cannot be both client_visible and internal_only")
+        if self.registry is not None:
+            unknown = set(self.registry.defaults.values()) - self.variants.keys()
+            if unknown:
+                raise ValueError(
+                    f"registry defaults name unknown variant(s) {sorted(unknown)}; "
+                    f"the flag's variants are {sorted(self.variants)}"
+                )
         for key, variant in self.variants.items():
             if not _fits(self.value_type, variant.value):
                 raise ValueError(

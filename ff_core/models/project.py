@@ -7,6 +7,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from ff_core import limits
 from ff_core.models._base import Model
+from ff_core.models.clause import AttributeName
 from ff_core.models.flag import Description, EnvironmentKey, Name
 
 ProjectKey = Annotated[str, StringConstraints(pattern=limits.PROJECT_KEY_PATTERN)]
@@ -28,7 +29,10 @@ class Project(Model):
         min_length=1,
         max_length=limits.MAX_ENVIRONMENTS,
     )
+    # Writes to flags not in the registry are refused (``ff registry sync`` turns it on).
     registry_enforced: bool = False
+    # The context attribute that names a tenant, for evaluation with tenant state.
+    tenant_attribute: AttributeName = "tenant"
     version: int = Field(default=0, ge=0)
     created_at: datetime | None = None
 

@@ -7,6 +7,7 @@ from ff_core.services.flags import FlagService
 from ff_core.services.projects import ProjectService
 from ff_core.services.segments import SegmentService
 from ff_core.services.sessions import SessionService
+from ff_core.services.tenants import TenantService
 from ff_core.services.writer import Clock, Writer, utcnow
 from ff_core.store import Store
 
@@ -22,6 +23,7 @@ class Services:
         self.flags = FlagService(writer)
         self.segments = SegmentService(writer)
         self.sessions = SessionService(store, clock)
+        self.tenants = TenantService(writer)
 
 
 __all__ = [
@@ -31,5 +33,6 @@ __all__ = [
     "SegmentService",
     "Services",
     "SessionService",
+    "TenantService",
     "Writer",
 ]

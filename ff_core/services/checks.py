@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ff_core import limits
-from ff_core.errors import CycleDetected, InvalidDefinition
+from ff_core.errors import CycleDetected, InvalidDefinition, NotInRegistry
 from ff_core.graph import evaluation_costs, find_cycle
 from ff_core.models import Flag, Project, Segment
 
@@ -17,6 +17,46 @@ def check_environments(project: Project, environments: set[str] | list[str]) -> 
             f"unknown environment(s) {unknown} in project {project.key!r}; "
             f"its environments are {project.environment_keys()}",
             field="environments",
+        )
+
+
+# Fields of a registry flag that its registry file owns: a sync would overwrite other edits.
+REGISTRY_FIELDS = frozenset(
+    {
+        "description",
+        "owner",
+        "kind",
+        "temporary",
+        "expires_at",
+        "client_visible",
+        "internal_only",
+        "value_type",
+        "variants",
+    }
+)
+
+
+def check_registry(project: Project, key: str, flag: Flag | None) -> None:
+    """In a registry-enforced project, refuse a write to ``key`` unless the registry lists it
+    (``flag`` is the stored flag, None when there is none)."""
+    if project.registry_enforced and (flag is None or flag.registry is None):
+        raise NotInRegistry(
+            f"flag {key!r} is not in the registry of project {project.key!r}: "
+            "add it to the registry file and run `ff registry sync`",
+            field="key",
+            key=key,
+        )
+
+
+def check_registry_fields(project: Project, flag: Flag, fields: set[str] | list[str]) -> None:
+    """Refuse changing what the registry file owns of a registry flag."""
+    owned = sorted(set(fields) & REGISTRY_FIELDS)
+    if project.registry_enforced and flag.registry is not None and owned:
+        raise NotInRegistry(
+            f"{owned} of flag {flag.key!r} come from the registry file of project "
+            f"{project.key!r}: change them there and run `ff registry sync`",
+            field=owned[0],
+            key=flag.key,
         )
 
 

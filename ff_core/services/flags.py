@@ -16,7 +16,13 @@ from ff_core.models import (
     Flag,
     HistoryEntry,
 )
-from ff_core.services.checks import check_environments, check_references, dependents
+from ff_core.services.checks import (
+    check_environments,
+    check_references,
+    check_registry,
+    check_registry_fields,
+    dependents,
+)
 from ff_core.services.writer import Change, Plan, Writer
 from ff_core.store import Page, ProjectState
 from ff_core.validation import validated
@@ -32,6 +38,7 @@ METADATA_FIELDS = frozenset(
         "temporary",
         "expires_at",
         "client_visible",
+        "internal_only",
         "variants",
         "archived",
     }
@@ -79,9 +86,15 @@ class FlagService:
         idempotency_key: str | None = None,
     ) -> Flag:
         """Create ``flag``; environments it has no config for start disabled."""
+        if flag.registry is not None:
+            raise InvalidDefinition(
+                "registry: set by `ff registry sync` from the registry file, not in a create",
+                field="registry",
+            )
 
         async def plan() -> Change:
             state = await self._store.load_project(project)
+            check_registry(state.project, flag.key, None)
             if flag.key in state.flags:
                 raise AlreadyExists(f"flag {flag.key!r} already exists in project {project!r}")
             version = await self._next_version(project, flag.key)
@@ -138,6 +151,8 @@ class FlagService:
         async def plan() -> Change:
             state = await self._store.load_project(project)
             old = _existing(state.flags, key, project)
+            check_registry(state.project, key, old)
+            check_registry_fields(state.project, old, list(changes))
             _check_version(old, expected_version)
             new = validated(
                 lambda: old.replace(
@@ -247,6 +262,7 @@ class FlagService:
             state = await self._store.load_project(project)
             check_environments(state.project, wanted)
             old = _existing(state.flags, key, project)
+            check_registry(state.project, key, old)
             configs = dict(old.environments)
             changed: list[str] = []
             for env in state.project.environment_keys():
@@ -283,6 +299,7 @@ class FlagService:
         async def plan() -> Change:
             state = await self._store.load_project(project)
             old = _existing(state.flags, key, project)
+            check_registry(state.project, key, old)
             _check_version(old, expected_version)
             _refuse_if_needed(key, state.flags, "delete")
             return Change(
@@ -329,6 +346,7 @@ class FlagService:
         async def plan() -> Change:
             state = await self._store.load_project(project)
             old = state.flags.get(key)
+            check_registry(state.project, key, old)
             now = self._writer.clock()
             if old is not None and entry.environments:
                 configs = dict(old.environments)
@@ -352,8 +370,12 @@ class FlagService:
                     )
                     for env, config in target.environments.items()
                 }
+                # The registry membership is the registry file's, not history's to restore.
+                registry = old.registry if old is not None else None
                 new = validated(
-                    lambda: target.replace(environments=configs, version=version, updated_at=now),
+                    lambda: target.replace(
+                        environments=configs, version=version, updated_at=now, registry=registry
+                    ),
                     "flag",
                 )
                 change = Change(old, new, Action.ROLLED_BACK, tuple(configs))
@@ -380,6 +402,7 @@ class FlagService:
         state = await self._store.load_project(project)
         check_environments(state.project, [environment])
         flag = _existing(state.flags, key, project)
+        check_registry(state.project, key, flag)
         current = flag.environments.get(environment) or default_environment_config(flag)
         if expected_version is not None and current.version != expected_version:
             raise _conflict(key, environment, expected_version, current.version)

@@ -13,7 +13,7 @@ import orjson
 
 from ff_core.errors import FFError, InvalidDefinition, VersionConflict
 from ff_core.limits import MAX_NOTE_LENGTH
-from ff_core.models import Action, Actor, EntityKind, Flag, Project, Segment
+from ff_core.models import Action, Actor, EntityKind, Flag, Project, Segment, Tenant
 from ff_core.store import Entity, Store, Write
 
 Clock = Callable[[], datetime]
@@ -48,10 +48,11 @@ class Change:
 
 
 Plan = Callable[[], Awaitable[Change | None]]
-_MODELS: dict[EntityKind, type[Project] | type[Flag] | type[Segment]] = {
+_MODELS: dict[EntityKind, type[Project] | type[Flag] | type[Segment] | type[Tenant]] = {
     EntityKind.PROJECT: Project,
     EntityKind.FLAG: Flag,
     EntityKind.SEGMENT: Segment,
+    EntityKind.TENANT: Tenant,
 }
 
 

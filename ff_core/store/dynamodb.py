@@ -38,6 +38,7 @@ from ff_core.models import (
     Member,
     Project,
     Segment,
+    Tenant,
     UsageDelta,
 )
 from ff_core.settings import Settings
@@ -357,6 +358,7 @@ class DynamoStore:
         meta: Project | None = None
         flags: dict[str, Flag] = {}
         segments: dict[str, Segment] = {}
+        tenants: dict[str, Tenant] = {}
         seq = 0
         async for item in self._query(
             KeyConditionExpression="pk = :pk",
@@ -371,11 +373,13 @@ class DynamoStore:
                 flags[entity.key] = entity
             elif isinstance(entity, Segment):
                 segments[entity.key] = entity
+            elif isinstance(entity, Tenant):
+                tenants[entity.key] = entity
             else:
                 meta = entity
         if meta is None:
             raise NotFound(f"project {project!r} not found", entity="project", key=project)
-        return ProjectState(project=meta, flags=flags, segments=segments, seq=seq)
+        return ProjectState(meta, flags, segments, seq, tenants)
 
     async def get_flag(self, project: str, key: str) -> Flag:
         item = await self._get(it.project_pk(project), it.entity_sk(EntityKind.FLAG, key))
@@ -390,6 +394,14 @@ class DynamoStore:
                 f"segment {key!r} not found in project {project!r}", entity="segment", key=key
             )
         return Segment.model_validate_json(item["doc"]["S"])
+
+    async def get_tenant(self, project: str, key: str) -> Tenant:
+        item = await self._get(it.project_pk(project), it.entity_sk(EntityKind.TENANT, key))
+        if item is None:
+            raise NotFound(
+                f"tenant {key!r} not found in project {project!r}", entity="tenant", key=key
+            )
+        return Tenant.model_validate_json(item["doc"]["S"])
 
     async def get_seq(self, project: str) -> int:
         item = await self._get(it.project_pk(project), it.SEQ)

@@ -6,6 +6,7 @@
 | PROJECT#<p>             | META             | project                                |
 | PROJECT#<p>             | FLAG#<key>       | flag, ``version``                      |
 | PROJECT#<p>             | SEGMENT#<key>    | segment, ``version``                   |
+| PROJECT#<p>             | TENANT#<tenant>  | explicit tenant state, ``version``     |
 | PROJECT#<p>             | SEQ              | the project's change counter           |
 | HISTORY#<p>#<entity>    | <iso-ts>#<seq>   | audit entry                            |
 | CHANGES#<p>             | <seq:012d>       | change-log entry, TTL                  |
@@ -50,6 +51,7 @@ from ff_core.models import (
     Model,
     Project,
     Segment,
+    Tenant,
     UsageDelta,
 )
 from ff_core.models.usage import window_start
@@ -60,8 +62,16 @@ Item = dict[str, Any]
 PROJECTS_PK = "PROJECTS"
 META = "META"
 SEQ = "SEQ"
-_SK_PREFIX = {EntityKind.FLAG: "FLAG#", EntityKind.SEGMENT: "SEGMENT#"}
-_MAX_BYTES = {EntityKind.FLAG: limits.MAX_FLAG_BYTES, EntityKind.SEGMENT: limits.MAX_SEGMENT_BYTES}
+_SK_PREFIX = {
+    EntityKind.FLAG: "FLAG#",
+    EntityKind.SEGMENT: "SEGMENT#",
+    EntityKind.TENANT: "TENANT#",
+}
+_MAX_BYTES = {
+    EntityKind.FLAG: limits.MAX_FLAG_BYTES,
+    EntityKind.SEGMENT: limits.MAX_SEGMENT_BYTES,
+    EntityKind.TENANT: limits.MAX_TENANT_BYTES,
+}
 
 
 def project_pk(project: str) -> str:
@@ -125,6 +135,8 @@ def decode_entity(item: Item) -> Entity:
         return Flag.model_validate_json(doc)
     if kind is EntityKind.SEGMENT:
         return Segment.model_validate_json(doc)
+    if kind is EntityKind.TENANT:
+        return Tenant.model_validate_json(doc)
     return Project.model_validate_json(doc)
 
 

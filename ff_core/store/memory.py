@@ -24,6 +24,7 @@ from ff_core.models import (
     Member,
     Project,
     Segment,
+    Tenant,
     UsageDelta,
 )
 from ff_core.models.usage import window_start
@@ -125,6 +126,7 @@ class MemoryStore:
         meta = await self.get_project(project)
         flags: dict[str, Flag] = {}
         segments: dict[str, Segment] = {}
+        tenants: dict[str, Tenant] = {}
         for (p, _kind, key), entity in self._entities.items():
             if p != project:
                 continue
@@ -132,11 +134,14 @@ class MemoryStore:
                 flags[key] = entity
             elif isinstance(entity, Segment):
                 segments[key] = entity
+            elif isinstance(entity, Tenant):
+                tenants[key] = entity
         return ProjectState(
             project=meta,
             flags=dict(sorted(flags.items())),
             segments=dict(sorted(segments.items())),
             seq=self._seq[project],
+            tenants=dict(sorted(tenants.items())),
         )
 
     async def get_flag(self, project: str, key: str) -> Flag:
@@ -147,6 +152,11 @@ class MemoryStore:
     async def get_segment(self, project: str, key: str) -> Segment:
         found = self._find(project, EntityKind.SEGMENT, key)
         assert isinstance(found, Segment)
+        return found
+
+    async def get_tenant(self, project: str, key: str) -> Tenant:
+        found = self._find(project, EntityKind.TENANT, key)
+        assert isinstance(found, Tenant)
         return found
 
     async def get_seq(self, project: str) -> int:

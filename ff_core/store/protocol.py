@@ -20,10 +20,11 @@ from ff_core.models import (
     Member,
     Project,
     Segment,
+    Tenant,
     UsageDelta,
 )
 
-Entity = Project | Flag | Segment
+Entity = Project | Flag | Segment | Tenant
 T = TypeVar("T")
 
 
@@ -72,6 +73,7 @@ class ProjectState:
     flags: dict[str, Flag] = field(default_factory=dict)
     segments: dict[str, Segment] = field(default_factory=dict)
     seq: int = 0
+    tenants: dict[str, Tenant] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,8 @@ class Store(Protocol):
     async def get_flag(self, project: str, key: str) -> Flag: ...
 
     async def get_segment(self, project: str, key: str) -> Segment: ...
+
+    async def get_tenant(self, project: str, key: str) -> Tenant: ...
 
     async def get_seq(self, project: str) -> int: ...
 
