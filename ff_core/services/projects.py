@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from ff_core.errors import AlreadyExists, NotFound
+from typing import Any
+
+from ff_core.errors import AlreadyExists, InvalidDefinition, NotFound, VersionConflict
 from ff_core.models import Action, Actor, EntityKind, Environment, Project
 from ff_core.services.writer import Change, Writer
 from ff_core.validation import validated
+
+PROJECT_FIELDS = frozenset({"name", "description", "registry_enforced", "tenant_attribute"})
 
 
 class ProjectService:
@@ -74,6 +78,53 @@ class ProjectService:
             EntityKind.PROJECT,
             project,
             {"op": "add_environment", "environment": environment.model_dump(mode="json")},
+            plan,
+            note=note,
+            idempotency_key=idempotency_key,
+        )
+        if written is None:
+            return await self._store.get_project(project)
+        assert isinstance(written, Project)
+        return written
+
+    async def update_project(
+        self,
+        actor: Actor,
+        project: str,
+        changes: dict[str, Any],
+        *,
+        expected_version: int | None = None,
+        note: str = "",
+        idempotency_key: str | None = None,
+    ) -> Project:
+        """Change ``PROJECT_FIELDS`` (name, description, registry enforcement, the tenant
+        attribute); nothing is written when nothing changes."""
+        unknown = sorted(set(changes) - PROJECT_FIELDS)
+        if unknown:
+            raise InvalidDefinition(
+                f"cannot update {unknown} here; updatable fields are {sorted(PROJECT_FIELDS)}",
+                field=unknown[0],
+            )
+
+        async def plan() -> Change | None:
+            old = await self._store.get_project(project)
+            if expected_version is not None and old.version != expected_version:
+                raise VersionConflict(
+                    f"project {project!r} is at version {old.version}, not {expected_version}",
+                    expected=expected_version,
+                    current=old.version,
+                )
+            if all(getattr(old, k) == v for k, v in changes.items()):
+                return None
+            new = validated(lambda: old.replace(**changes, version=old.version + 1), "project")
+            return Change(old=old, new=new, action=Action.UPDATED)
+
+        written = await self._writer.apply(
+            actor,
+            project,
+            EntityKind.PROJECT,
+            project,
+            {"op": "update", "changes": changes, "expected": expected_version},
             plan,
             note=note,
             idempotency_key=idempotency_key,
