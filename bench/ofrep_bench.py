@@ -1,7 +1,7 @@
 """OFREP bulk evaluation of a 50-flag environment on one uvicorn worker, next to a trivial
 Starlette JSON endpoint served by the same stack in the same run.
 
-Both run as ``python -m uvicorn ... --workers 1 --log-level warning --no-access-log``
+Both run as ``python -m ff_api.serve ... --workers 1 --log-level warning --no-access-log``
 (the same flags, the same interpreter and event loop), each on its own process pinned to
 CPU 1; wrk (one thread, 64 connections) runs pinned to CPU 0 and POSTs
 ``{"context": {...}}`` bodies rotating over 100 contexts (bench/ofrep.lua) to each in

@@ -234,13 +234,14 @@ def uvicorn_process(
     ready: str = "/healthz",
     workers: int = 1,
 ) -> Iterator[Served]:
-    """``python -m uvicorn <target>`` on a free loopback port.
+    """uvicorn's command line for ``<target>`` on a free loopback port, through
+    ``python -m ff_api.serve`` so that ``--workers 2`` keeps TCP_NODELAY (uvicorn #3149).
 
     What the server logs goes to a file, summarised at the end: a load generator that stops
     mid-request makes an app log the disconnect, which would bury the figures.
     """
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "ff_api.serve", *target, "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", str(workers), *UVICORN_FLAGS]
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in the finally below)
         "w+", prefix="ff-bench-", suffix=".log", delete=False

@@ -10,6 +10,8 @@ from ff_core.settings import Settings
 class ApiSettings(Settings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=0, le=65535)
+    # Worker processes of one replica (each keeps its own snapshots and follows the log).
+    api_workers: int = Field(default=1, ge=1, le=64)
     # Origins allowed to call the evaluation and browser-stream routes (never with credentials).
     cors_origins: list[str] = Field(default_factory=list)
     # How often each replica reads the change log: bounds cross-replica propagation.
