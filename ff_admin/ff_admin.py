@@ -16,6 +16,7 @@ from ff_admin.pages.members import members_page
 from ff_admin.pages.quickstart import quickstart_page
 from ff_admin.pages.segments import segments_page
 from ff_admin.pages.signin import SigninState, signin_page
+from ff_admin.pages.tenants import tenants_page
 from ff_admin.settings import AdminSettings
 from ff_admin.signin import on_sign_in
 from ff_admin.state.flag_detail import FlagDetailState
@@ -27,6 +28,7 @@ from ff_admin.state.members import MembersState
 from ff_admin.state.quickstart import QuickstartState
 from ff_admin.state.segments import SegmentsState
 from ff_admin.state.session import SessionState
+from ff_admin.state.tenants import TenantsState
 from ff_core import keys
 
 
@@ -49,6 +51,7 @@ def build(settings: AdminSettings) -> rx.App:
         (flag_detail_page, "/flag", "Flag", FlagDetailState.load),
         (history_page, "/history", "History", HistoryState.load),
         (segments_page, "/segments", "Segments", SegmentsState.load),
+        (tenants_page, "/tenants", "Tenants", TenantsState.load),
         (keys_page, "/keys", "API keys", KeysState.load),
         (members_page, "/members", "Members", MembersState.load),
         (quickstart_page, "/quickstart", "Quickstart", QuickstartState.load),

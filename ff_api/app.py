@@ -19,12 +19,13 @@ from ff_api.errors import HANDLERS
 from ff_api.hub import Hub
 from ff_api.metrics import Metrics
 from ff_api.ratelimit import RateLimiter, RateLimitMiddleware
-from ff_api.routes import browser, evaluation, health, management, ops, sdk
+from ff_api.routes import browser, evaluation, health, management, ops, sdk, tenants, webhooks
 from ff_api.settings import ApiSettings
 from ff_api.snapshots import Snapshots
 from ff_api.state import ApiState
 from ff_api.usage import UsageRecorder
 from ff_core import keys
+from ff_core.outbound import start_outbound
 from ff_core.runtime import open_store
 from ff_core.services import Services
 from ff_core.store import Store
@@ -75,6 +76,8 @@ def create_app(settings: ApiSettings | None = None, *, store: Store | None = Non
                 usage=usage,
                 metrics=metrics,
             )
+            # Webhooks and the SQS sink (FF_OUTBOUND_ENABLED); stopped when the stack closes.
+            await stack.enter_async_context(start_outbound(active, settings, key_secret=secret))
             follower = asyncio.create_task(snapshots.follow_forever(), name="ff-change-follower")
             tasks = [follower]
             if settings.usage_flush_s:  # 0: usage recording is off
@@ -118,7 +121,9 @@ def create_app(settings: ApiSettings | None = None, *, store: Store | None = Non
             *sdk.routes,
             *browser.routes,
             *management.routes,
+            *tenants.routes,
             *ops.routes,
+            *webhooks.routes,
         ],
         middleware=middleware,
         exception_handlers=HANDLERS,

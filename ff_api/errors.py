@@ -16,6 +16,7 @@ from ff_core.errors import (
     IdempotencyKeyReused,
     InvalidDefinition,
     NotFound,
+    NotInRegistry,
     StoreError,
     StoreUnavailable,
     Throttled,
@@ -43,6 +44,8 @@ STATUS: list[tuple[type[FFError], int]] = [
     (PayloadTooLarge, 413),
     (BadRequest, 400),
     (PreconditionRequired, 428),
+    # A well-formed write the registry does not allow: the request, not its shape, is wrong.
+    (NotInRegistry, 400),
     (InvalidDefinition, 422),
     (NotFound, 404),
     (AlreadyExists, 409),

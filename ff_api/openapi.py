@@ -21,7 +21,8 @@ from starlette.routing import BaseRoute, Route
 
 from ff_api import schemas as s
 from ff_api.usage import UsageReport
-from ff_core.models import Environment, EnvironmentConfig, Flag, Member, Project, Segment
+from ff_core.models import Environment, EnvironmentConfig, Flag, Member, Project, Segment, Tenant
+from ff_core.outbound import DeliveryPage, WebhookCreate, WebhookCreated, WebhookList
 
 ADMIN = ("adminKey", "session")  # management: an admin key or the dashboard's session
 EVAL = ("serverKey", "clientKey")
@@ -91,7 +92,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         also=(NOT_MODIFIED,),
     ),
     ("GET", "/api/v1/sdk/stream"): Op(
-        "Definition change stream (SSE: snapshot, upsert, delete; ids are change sequences)",
+        "Definition change stream (SSE: snapshot, upsert, delete, retarget; ids are change "
+        "sequences)",
         SERVER,
         media="text/event-stream",
         headers=("Last-Event-ID",),
@@ -146,11 +148,13 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         response=s.FlagPage,
         query=("search", "tag", "archived", "limit", "cursor"),
     ),
-    ("POST", f"{P}/flags"): Op("Create a flag (editor)", body=Flag, response=Flag, status=201),
-    ("GET", f"{P}/flags/{{key}}"): Op("A flag's full definition", response=Flag),
+    ("POST", f"{P}/flags"): Op(
+        "Create a flag (editor)", body=Flag, response=s.FlagView, status=201
+    ),
+    ("GET", f"{P}/flags/{{key}}"): Op("A flag's full definition", response=s.FlagView),
     ("PATCH", f"{P}/flags/{{key}}"): Op(
         "Change metadata fields (editor); If-Match: the flag's version",
-        response=Flag,
+        response=s.FlagView,
         headers=("If-Match",),
     ),
     ("DELETE", f"{P}/flags/{{key}}"): Op(
@@ -159,17 +163,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("PUT", f"{P}/flags/{{key}}/environments/{{environment}}"): Op(
         "Replace one environment's config (editor); If-Match required",
         body=EnvironmentConfig,
-        response=Flag,
+        response=s.FlagView,
         headers=("If-Match",),
     ),
     ("POST", f"{P}/flags/{{key}}/set-enabled-in"): Op(
-        "Switch the flag on or off per environment (editor)", body=s.SetEnabledIn, response=Flag
+        "Switch the flag on or off per environment (editor)",
+        body=s.SetEnabledIn,
+        response=s.FlagView,
     ),
     ("GET", f"{P}/flags/{{key}}/history"): Op(
         "Audit history, newest first", response=s.HistoryPage, query=("limit", "before")
     ),
     ("POST", f"{P}/flags/{{key}}/rollback"): Op(
-        "Restore the flag as of a history entry (editor)", body=s.Rollback, response=Flag
+        "Restore the flag as of a history entry (editor)", body=s.Rollback, response=s.FlagView
     ),
     ("GET", f"{P}/segments"): Op("Segments"),
     ("POST", f"{P}/segments"): Op(
@@ -204,6 +210,62 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         response=Member,
     ),
     ("DELETE", f"{P}/members/{{email}}"): Op("Remove a member (admin)", status=204),
+    # tenants (registry flags' explicit state per tenant)
+    ("GET", f"{P}/tenants"): Op(
+        "Tenants by key, cursor pages", response=s.TenantPage, query=("limit", "cursor")
+    ),
+    ("POST", f"{P}/tenants"): Op(
+        "Onboard a tenant from the registry defaults (editor); 200 when onboarded before "
+        "(nothing written)",
+        body=s.TenantCreate,
+        response=s.TenantOnboarded,
+        status=201,
+        also=((200, s.TenantOnboarded),),
+    ),
+    ("POST", f"{P}/tenants/cleanup"): Op(
+        "Remove tenant state for keys no longer in the registry (admin); dry_run=true lists it",
+        response=s.TenantCleanup,
+        query=("dry_run",),
+    ),
+    ("GET", f"{P}/tenants/{{tenant}}"): Op(
+        "One tenant: every registry flag x environment, explicit or default, and orphaned keys",
+        response=s.TenantViewBody,
+    ),
+    ("DELETE", f"{P}/tenants/{{tenant}}"): Op(
+        "Offboard a tenant (admin): its state goes, its history stays",
+        status=204,
+        headers=("If-Match",),
+    ),
+    ("PUT", f"{P}/tenants/{{tenant}}/flags/{{key}}/{{environment}}"): Op(
+        "Override one flag for a tenant in one environment (editor); If-Match: tenant version",
+        body=s.TenantOverride,
+        response=Tenant,
+        headers=("If-Match",),
+    ),
+    ("DELETE", f"{P}/tenants/{{tenant}}/flags/{{key}}/{{environment}}"): Op(
+        "Clear a tenant's value: it gets the flag's default (editor)",
+        response=Tenant,
+        headers=("If-Match",),
+    ),
+    ("GET", f"{P}/flags/{{key}}/tenants"): Op(
+        "One registry flag across tenants in an environment, cursor pages",
+        response=s.FlagTenantPage,
+        query=("environment", "limit", "cursor"),
+    ),
+    # outbound change events (docs/WEBHOOKS.md)
+    ("GET", f"{P}/webhooks"): Op("Webhooks (admin)", response=WebhookList),
+    ("POST", f"{P}/webhooks"): Op(
+        "Create a webhook; its signing secret is in this response only (admin)",
+        body=WebhookCreate,
+        response=WebhookCreated,
+        status=201,
+    ),
+    ("DELETE", f"{P}/webhooks/{{webhook_id}}"): Op("Delete a webhook (admin)", status=204),
+    ("GET", f"{P}/webhooks/{{webhook_id}}/deliveries"): Op(
+        "A webhook's delivery log, newest event first (admin)",
+        response=DeliveryPage,
+        query=("limit", "before"),
+    ),
 }
 
 SECURITY_SCHEMES = {

@@ -15,15 +15,18 @@ from ff_core.limits import MAX_NOTE_LENGTH
 from ff_core.models import (
     ApiKey,
     Environment,
+    Flag,
     FlagKind,
     HistoryEntry,
     KeyKind,
     Member,
     Project,
     Role,
+    Tenant,
 )
 from ff_core.models.flag import Description, EnvironmentKey, Name
 from ff_core.models.project import ProjectKey
+from ff_core.models.tenant import TenantKey
 
 
 class Body(BaseModel):
@@ -89,6 +92,8 @@ class KeyCreated(Body):
 class FlagEnvironmentSummary(Body):
     enabled: bool
     version: int
+    # Registry flags only (absent otherwise): True while it serves the registry default.
+    is_default: bool | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class FlagSummary(Body):
@@ -101,6 +106,8 @@ class FlagSummary(Body):
     version: int
     updated_at: datetime | None
     environments: dict[str, FlagEnvironmentSummary]
+    # True while the flag is in its project's registry.
+    registry: bool = False
 
 
 class FlagPage(Body):
@@ -208,3 +215,68 @@ class SdkDefinitions(Body):
 class Status(Body):
     model_config = ConfigDict(extra="allow", frozen=True)
     status: str
+
+
+class FlagView(Flag):
+    """A flag as management answers it: registry flags also say, per environment, whether
+    it still serves the registry default (reads merge registry defaults and stored state)."""
+
+    is_default: dict[str, bool] | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+# -- tenants --------------------------------------------------------------------------------
+
+
+class TenantCreate(Body):
+    key: TenantKey = Field(description="The tenant id evaluation contexts carry.")
+    name: Name | None = None
+
+
+class TenantOnboarded(Body):
+    tenant: Tenant
+    created: bool = Field(description="False: it was onboarded before; nothing was written.")
+
+
+class TenantPage(Body):
+    items: list[Tenant]
+    next_cursor: str | None
+
+
+class TenantFlagValueView(Body):
+    flag: str
+    environment: str
+    variant: str
+    value: Any
+    explicit: bool = Field(description="The tenant's own stored state (else the flag's default).")
+    overridden: bool
+
+
+class TenantViewBody(Body):
+    tenant: Tenant
+    values: list[TenantFlagValueView]
+    orphaned: list[str] = Field(description="State for keys no longer in the registry: ignored.")
+
+
+class FlagTenantValueView(Body):
+    tenant: str
+    name: str
+    variant: str
+    value: Any
+    explicit: bool
+    overridden: bool
+
+
+class FlagTenantPage(Body):
+    flag: str
+    environment: str
+    items: list[FlagTenantValueView]
+    next_cursor: str | None
+
+
+class TenantOverride(Body):
+    variant: str
+
+
+class TenantCleanup(Body):
+    dry_run: bool
+    removed: dict[str, list[str]] = Field(description="Tenant -> orphaned keys (to be) removed.")

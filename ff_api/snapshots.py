@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 
 from ff_core.errors import NotFound, StoreError
 from ff_core.evaluation import CompiledEnvironment
-from ff_core.models import ChangeEntry, ChangeKind, EntityKind
+from ff_core.models import ChangeEntry, ChangeKind, EntityKind, Flag, Tenant
 from ff_core.store import ProjectState, Store
+from ff_core.tenancy import served_flags, with_tenant_state
 
 log = logging.getLogger("ff.snapshots")
 Listener = Callable[[str, "ProjectSnapshot", list[ChangeEntry]], Awaitable[None]]
@@ -28,6 +29,12 @@ class ProjectSnapshot:
     state: ProjectState
     seq: int
     environments: dict[str, CompiledEnvironment] = field(default_factory=dict)
+    # The flags as evaluation sees them (``ff_core.tenancy``): stored definitions with the
+    # tenants' explicit state as targets. What SDKs receive; ``state.flags`` stays as stored.
+    served: dict[str, Flag] = field(default_factory=dict)
+    # Tenant changes applied to make this snapshot: seq -> the flags whose served definition
+    # each changed (streams send just those; a seq missing here is sent as a snapshot).
+    retargeted: dict[int, frozenset[str]] = field(default_factory=dict)
     # Stream events of this snapshot's changes, encoded once for every subscriber.
     encoded_events: dict[tuple[int, str], bytes] = field(default_factory=dict)
     # Its SDK stream ``snapshot`` event per environment, encoded once for every connect.
@@ -35,11 +42,12 @@ class ProjectSnapshot:
 
     @classmethod
     def build(cls, state: ProjectState) -> ProjectSnapshot:
+        served = served_flags(state)
         envs = {
-            env: CompiledEnvironment(env, state.flags.values(), state.segments.values())
+            env: CompiledEnvironment(env, served.values(), state.segments.values())
             for env in state.project.environment_keys()
         }
-        return cls(state=state, seq=state.seq, environments=envs)
+        return cls(state=state, seq=state.seq, environments=envs, served=served)
 
     def environment(self, key: str) -> CompiledEnvironment:
         env = self.environments.get(key)
@@ -118,19 +126,17 @@ class Snapshots:
             return ProjectSnapshot.build(await self._store.load_project(current.state.project.key))
         project = current.state.project.key
         flags, segments = dict(current.state.flags), dict(current.state.segments)
-        envs = dict(current.environments)
+        tenants = dict(current.state.tenants)
+        envs, served = dict(current.environments), dict(current.served)
+        touched: set[str] = set()  # flags whose served definition may differ
+        retargeted: dict[int, frozenset[str]] = {}
         for change in changes:
             if change.entity is EntityKind.FLAG:
-                if change.change is ChangeKind.DELETE:
-                    flags.pop(change.key, None)
-                    envs = {k: e.without_flag(change.key) for k, e in envs.items()}
-                    continue
-                try:
-                    flag = await self._store.get_flag(project, change.key)
-                except NotFound:  # deleted by a later change in this batch
-                    continue
-                flags[flag.key] = flag
-                envs = {k: e.with_flag(flag) for k, e in envs.items()}
+                touched.add(change.key)
+                flags.pop(change.key, None)
+                if change.change is ChangeKind.UPSERT:
+                    with contextlib.suppress(NotFound):  # else deleted by a later change
+                        flags[change.key] = await self._store.get_flag(project, change.key)
             elif change.entity is EntityKind.SEGMENT:
                 segment = None
                 if change.change is ChangeKind.UPSERT:
@@ -141,8 +147,39 @@ class Snapshots:
                 else:
                     segments[segment.key] = segment
                 envs = {k: e.with_segment(segment, change.key) for k, e in envs.items()}
-        state = ProjectState(current.state.project, flags, segments, changes[-1].seq)
-        return ProjectSnapshot(state=state, seq=changes[-1].seq, environments=envs)
+            elif change.entity is EntityKind.TENANT:
+                old = tenants.pop(change.key, None)
+                if change.change is ChangeKind.UPSERT:
+                    with contextlib.suppress(NotFound):
+                        tenants[change.key] = await self._store.get_tenant(project, change.key)
+                differing = _differing(old, tenants.get(change.key))
+                retargeted[change.seq] = frozenset(differing)
+                touched |= differing
+        if touched:
+            # A flag's tenant targets come from every tenant's state for it: derived again
+            # for the touched flags only (no compiling), then just those are recompiled.
+            relevant = {
+                key: tenant.model_copy(
+                    update={"state": {f: tenant.state[f] for f in touched if f in tenant.state}}
+                )
+                for key, tenant in tenants.items()
+                if not touched.isdisjoint(tenant.state)
+            }
+            attribute = current.state.project.tenant_attribute
+            everything = with_tenant_state(project, flags, relevant, attribute)
+            for key in touched:
+                flag = everything.get(key)
+                if flag is None:
+                    served.pop(key, None)
+                    envs = {k: e.without_flag(key) for k, e in envs.items()}
+                else:
+                    served[key] = flag
+                    envs = {k: e.with_flag(flag) for k, e in envs.items()}
+        seq = changes[-1].seq
+        state = ProjectState(current.state.project, flags, segments, seq, tenants)
+        return ProjectSnapshot(
+            state=state, seq=seq, environments=envs, served=served, retargeted=retargeted
+        )
 
     async def follow_forever(self) -> None:
         while True:
@@ -175,3 +212,10 @@ class Snapshots:
             self.round_s = time.monotonic() - started
             if followed:
                 self._followed_at = started
+
+
+def _differing(old: Tenant | None, new: Tenant | None) -> set[str]:
+    """The flags whose value for this tenant differs between ``old`` and ``new``."""
+    before = old.state if old is not None else {}
+    after = new.state if new is not None else {}
+    return {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}

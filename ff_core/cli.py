@@ -1,4 +1,9 @@
-"""The ``ff`` command line. Human-readable tables by default, ``--json`` for machines."""
+"""The ``ff`` command line. Human-readable tables by default, ``--json`` for machines.
+
+The command groups live in their own modules (``cli_flags``, ``cli_projects``,
+``cli_access``, ``cli_registry``, ``cli_tenants``); what they share is in ``cli_support``
+and re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -9,103 +14,75 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import orjson
 import typer
 
-from ff_core import demo, embedded, keys, logs
-from ff_core.admin import library_actor
-from ff_core.errors import FFError
-from ff_core.evaluation import CompiledEnvironment, evaluate
-from ff_core.models import ApiKey, Flag, KeyKind, Member, Role
-from ff_core.runtime import open_store
+from ff_core import demo, embedded, logs
+from ff_core.cli_support import (
+    EXIT_EXPECTATION,
+    EXIT_FAILED,
+    EXIT_USAGE,
+    JsonOpt,
+    NoteOpt,
+    ProjectOpt,
+    _log_settings,
+    _print,
+    _run,
+    _settings,
+    checked,
+    confirm,
+    fail,
+    interactive,
+    progress,
+)
+from ff_core.errors import NotFound
+from ff_core.evaluation import CompiledEnvironment, Resolution, evaluate
 from ff_core.services import Services
-from ff_core.settings import Settings, read_settings
+from ff_core.settings import Settings
 from ff_core.store import DynamoStore
+from ff_core.tenancy import served_flags
 
-T = TypeVar("T")
-app = typer.Typer(help="ff: self-hosted feature flags.", no_args_is_help=True)
-flags_app = typer.Typer(help="Read and change flags.", no_args_is_help=True)
-projects_app = typer.Typer(help="Projects.", no_args_is_help=True)
-table_app = typer.Typer(help="The DynamoDB table.", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys: server, client and admin.", no_args_is_help=True)
-app.add_typer(flags_app, name="flags")
-app.add_typer(projects_app, name="projects")
-app.add_typer(table_app, name="table")
-app.add_typer(keys_app, name="keys")
-members_app = typer.Typer(
-    help="Project members: who may use the dashboard and the management API.",
+# What command-group modules import from here (they may import cli_support directly).
+__all__ = [
+    "JsonOpt",
+    "NoteOpt",
+    "ProjectOpt",
+    "_print",
+    "_run",
+    "_settings",
+    "app",
+    "checked",
+    "confirm",
+    "fail",
+    "interactive",
+    "main",
+    "progress",
+]
+
+EXIT_CODES = (
+    "Exit codes: 0 done; 1 refused or failed (a message on stderr: not found, conflict, "
+    "invalid definition, store unreachable, an evaluation error); 2 bad usage (options, "
+    "arguments, FF_* settings); 3 a gate did not pass (`ff eval --expect` got another value, "
+    "`ff registry sync --dry-run` found changes pending)."
+)
+app = typer.Typer(
+    help="ff: self-hosted feature flags. Every command takes --json for machines.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
 )
-app.add_typer(members_app, name="members")
-# Sub-apps in their own modules, imported last: they reuse this module's helpers.
-from ff_core import cli_registry, cli_tenants  # noqa: E402
-
-app.add_typer(cli_registry.app, name="registry")
-app.add_typer(cli_tenants.app, name="tenants")
-
-ProjectOpt = Annotated[
-    str | None, typer.Option("--project", "-p", help="Default: FF_DEFAULT_PROJECT")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
-NoteOpt = Annotated[str, typer.Option("--note", "-m", help="Why; recorded in the history")]
+table_app = typer.Typer(help="The DynamoDB table.", no_args_is_help=True)
 
 
 def main() -> None:
-    app()
-
-
-def _settings() -> Settings:
-    settings = read_settings(Settings)
-    if settings is None:
-        raise typer.Exit(2)
-    return settings
-
-
-def _log_settings() -> logs.LogSettings:
-    settings = read_settings(logs.LogSettings)
-    if settings is None:
-        raise typer.Exit(2)
-    return settings
-
-
-def _run(work: Callable[[Services, Settings], Awaitable[T]]) -> T:
-    """Run one command against the configured store; ff errors become a message and exit 1."""
-    settings = _settings()
-
-    async def go() -> T:
-        async with open_store(settings) as store:
-            return await work(Services(store), settings)
-
+    """The ``ff`` executable. A failure nobody foresaw still ends in one line naming it, and
+    status 1: a script reads the status, a person the line; a traceback helps neither."""
     try:
-        return asyncio.run(go())
-    except FFError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
-
-
-def _print(data: Any, as_json: bool, rows: list[list[str]] | None = None) -> None:
-    if as_json:
-        typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode())
-        return
-    if rows is None:
-        typer.echo(str(data))
-        return
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-
-
-def _flag_rows(flags: list[Flag], environments: list[str]) -> list[list[str]]:
-    rows = [["KEY", "TYPE", *[e.upper() for e in environments], "VERSION", "NAME"]]
-    for f in flags:
-        states = [
-            "on" if (c := f.environments.get(e)) and c.enabled else "off" for e in environments
-        ]
-        rows.append([f.key, f.value_type.value, *states, str(f.version), f.name])
-    return rows
+        app()
+    except Exception as exc:
+        typer.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
 
 
 @app.command()
@@ -118,8 +95,10 @@ def serve(
         typer.Option("--dashboard/--no-dashboard", help="Also run the dashboard (`ff dashboard`)"),
     ] = True,
 ) -> None:
-    """Run ff locally: the embedded DynamoDB with a demo project (kept in FF_DATA_DIR),
-    the API and the dashboard."""
+    """Run ff locally: embedded DynamoDB with a demo project, the API and the dashboard.
+
+    The data is kept in FF_DATA_DIR.
+    """
     settings = _settings()
     if not settings.embedded:
         typer.echo(
@@ -239,55 +218,6 @@ def api() -> None:
     os.execv(sys.executable, [sys.executable, "-m", "ff_api.run"])
 
 
-@members_app.command("add")
-def members_add(
-    email: str,
-    role: Annotated[Role, typer.Option(help="owner, admin, editor or viewer")],
-    project: ProjectOpt = None,
-) -> None:
-    """Add a member or change their role: how the first owner of a project is made."""
-
-    async def work(services: Services, settings: Settings) -> None:
-        # The shell is trusted like an owner (it holds the table's credentials).
-        await services.access.set_member(
-            library_actor(),
-            project or settings.default_project,
-            email,
-            role,
-            granted_by=Role.OWNER,
-        )
-
-    _run(work)
-    typer.echo(
-        f"{email.strip().lower()} is now {role.value} of {project or _settings().default_project}"
-    )
-
-
-@members_app.command("list")
-def members_list(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
-    """The members of a project and their roles."""
-
-    async def work(services: Services, settings: Settings) -> list[Member]:
-        return await services.access.list_members(project or settings.default_project)
-
-    members = _run(work)
-    rows = [["EMAIL", "ROLE", "ADDED BY"]] + [[m.email, m.role.value, m.added_by] for m in members]
-    _print([m.model_dump(mode="json") for m in members], as_json, rows)
-
-
-@members_app.command("remove")
-def members_remove(email: str, project: ProjectOpt = None) -> None:
-    """Remove a member (the last owner stays)."""
-
-    async def work(services: Services, settings: Settings) -> None:
-        await services.access.remove_member(
-            library_actor(), project or settings.default_project, email, granted_by=Role.OWNER
-        )
-
-    _run(work)
-    typer.echo(f"removed {email.strip().lower()}")
-
-
 @app.command()
 def dashboard() -> None:
     """Build and run the dashboard (FF_ADMIN_HOST, FF_ADMIN_PORT; sign-in: FF_AUTH)."""
@@ -295,163 +225,54 @@ def dashboard() -> None:
     os.execv(sys.executable, [sys.executable, "-m", "ff_admin.run"])
 
 
-@keys_app.command("create")
-def keys_create(
-    kind: Annotated[KeyKind, typer.Option(help="server, client or admin")],
-    name: Annotated[str, typer.Option(help="What the key is for")],
-    project: ProjectOpt = None,
-    environment: Annotated[str | None, typer.Option("--environment", "-e")] = None,
-    role: Annotated[Role | None, typer.Option(help="For admin keys")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Create a key. The raw key is printed once and cannot be shown again."""
-
-    async def work(services: Services, settings: Settings) -> tuple[ApiKey, str]:
-        access = Services(services.store, key_secret=keys.load_secret(settings)).access
-        return await access.create_key(
-            library_actor(),
-            project or settings.default_project,
-            kind,
-            name,
-            environment=environment,
-            role=role,
-        )
-
-    key, raw = _run(work)
-    if as_json:
-        _print({**key.model_dump(mode="json", exclude={"hash"}), "key": raw}, True)
-    else:
-        typer.echo(f"{raw}\n(shown once: store it now; it is kept only as a hash)")
-
-
-@keys_app.command("list")
-def keys_list(project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
-    found = _run(lambda s, st: s.access.list_keys(project or st.default_project))
-    rows = [["ID", "KIND", "PREFIX", "ENV/ROLE", "NAME", "REVOKED"]] + [
-        [
-            k.id,
-            k.kind.value,
-            k.prefix,
-            k.environment or str(k.role),
-            k.name,
-            str(k.revoked_at or ""),
-        ]
-        for k in found
-    ]
-    _print([k.model_dump(mode="json", exclude={"hash"}) for k in found], as_json, rows)
-
-
-@keys_app.command("revoke")
-def keys_revoke(key_id: str, project: ProjectOpt = None) -> None:
-    revoked = _run(
-        lambda s, st: s.access.revoke_key(library_actor(), project or st.default_project, key_id)
-    )
-    typer.echo(f"revoked {revoked.id} ({revoked.prefix}...)")
-
-
 @table_app.command("create")
-def table_create() -> None:
+def table_create(as_json: JsonOpt = False) -> None:
     """Create the DynamoDB table (idempotent)."""
 
-    async def work(services: Services, settings: Settings) -> None:
+    async def work(services: Services, settings: Settings) -> str:
         await services.store.ensure_table()
+        return settings.table
 
-    _run(work)
-    typer.echo("table ready")
-
-
-@projects_app.command("list")
-def projects_list(as_json: JsonOpt = False) -> None:
-    projects = _run(lambda s, _: s.projects.list_projects())
-    rows = [["KEY", "NAME", "ENVIRONMENTS"]] + [
-        [p.key, p.name, ",".join(p.environment_keys())] for p in projects
-    ]
-    _print([p.model_dump(mode="json") for p in projects], as_json, rows)
+    table = _run(work)
+    _print({"table": table, "ready": True}, as_json, title=f"table {table} ready")
 
 
-@flags_app.command("list")
-def flags_list(
-    project: ProjectOpt = None,
-    search: Annotated[str | None, typer.Option(help="Substring of key or name")] = None,
-    tag: Annotated[str | None, typer.Option(help="Only flags with this tag")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """List flags with their state in each environment."""
-
-    async def work(services: Services, settings: Settings) -> tuple[list[Flag], list[str]]:
-        key = project or settings.default_project
-        p = await services.projects.get_project(key)
-        return await services.flags.list_flags(key, search=search, tag=tag), p.environment_keys()
-
-    flags, environments = _run(work)
-    _print([f.model_dump(mode="json") for f in flags], as_json, _flag_rows(flags, environments))
-
-
-@flags_app.command("get")
-def flags_get(key: str, project: ProjectOpt = None) -> None:
-    """Print one flag's whole definition (JSON)."""
-    flag = _run(lambda s, st: s.flags.get_flag(project or st.default_project, key))
-    _print(flag.model_dump(mode="json"), True)
+def _context(text: str) -> dict[str, Any]:
+    """The evaluation context from --context, checked as the SDK's is (status 2 if not)."""
+    try:
+        ctx = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        fail(f"--context is not JSON: {exc}", EXIT_USAGE)
+    if not isinstance(ctx, dict):
+        fail("--context must be a JSON object", EXIT_USAGE)
+    if "targetingKey" in ctx:  # the OpenFeature spelling, as the API accepts it
+        ctx["targeting_key"] = ctx.pop("targetingKey")
+    if not isinstance(ctx.get("targeting_key", ""), str):
+        fail("--context: targeting_key must be a string", EXIT_USAGE)
+    for name, value in ctx.items():
+        items = value if isinstance(value, list) else [value]
+        if not all(v is None or isinstance(v, str | int | float | bool) for v in items):
+            fail(
+                f"--context: attribute {name!r} must be a string, number, boolean "
+                "or a list of them",
+                EXIT_USAGE,
+            )
+    return ctx
 
 
-@flags_app.command("set-enabled-in")
-def flags_set_enabled_in(
-    key: str,
-    environments: Annotated[
-        list[str] | None, typer.Argument(help="Enable here, disable elsewhere")
-    ] = None,
-    project: ProjectOpt = None,
-    note: NoteOpt = "",
-    as_json: JsonOpt = False,
-) -> None:
-    """Enable KEY in exactly the given environments (none: disable everywhere)."""
-    flag = _run(
-        lambda s, st: s.flags.set_enabled_in(
-            library_actor(), project or st.default_project, key, environments or [], note=note
-        )
-    )
-    enabled = [e for e, c in flag.environments.items() if c.enabled]
-    if as_json:
-        _print(flag.model_dump(mode="json"), True)
-    else:
-        typer.echo(f"{key}: enabled in {enabled or 'no environment'} (version {flag.version})")
+def _expected(text: str) -> Any:
+    """--expect as JSON (true, 10, "x", {...}); anything else is a string."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
 
 
-@flags_app.command("history")
-def flags_history(
-    key: str,
-    project: ProjectOpt = None,
-    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
-    before: Annotated[str | None, typer.Option(help="Cursor from the previous page")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Who changed KEY, when and why, newest first."""
-    page = _run(
-        lambda s, st: s.flags.list_history(
-            project or st.default_project, key, limit=limit, before=before
-        )
-    )
-    rows = [["ID", "ACTION", "ENV", "WHO", "VERSION", "NOTE"]] + [
-        [e.id, e.action.value, e.environment or "*", e.actor.subject, str(e.version), e.note]
-        for e in page.items
-    ]
-    data = {"items": [e.model_dump(mode="json") for e in page.items], "next": page.next_cursor}
-    _print(data, as_json, rows)
-    if not as_json and page.next_cursor:
-        typer.echo(f"more: --before '{page.next_cursor}'")
-
-
-@flags_app.command("rollback")
-def flags_rollback(
-    key: str, history_id: str, project: ProjectOpt = None, note: NoteOpt = ""
-) -> None:
-    """Restore KEY as it was right after history entry HISTORY_ID."""
-    flag = _run(
-        lambda s, st: s.flags.rollback(
-            library_actor(), project or st.default_project, key, history_id, note=note
-        )
-    )
-    typer.echo(f"{key}: rolled back to {history_id} (now version {flag.version})")
+def _same(value: Any, expected: Any) -> bool:
+    # In Python True == 1; for a gate a boolean flag must not pass as a number.
+    if isinstance(value, bool) or isinstance(expected, bool):
+        return type(value) is type(expected) and value == expected
+    return bool(value == expected)
 
 
 @app.command("eval")
@@ -460,39 +281,79 @@ def eval_flag(
     context: Annotated[str, typer.Option(help="JSON object: targeting_key and attributes")] = "{}",
     project: ProjectOpt = None,
     environment: Annotated[str | None, typer.Option("--environment", "-e")] = None,
+    expect: Annotated[
+        str | None,
+        typer.Option(
+            help="Gate: exit 0 if the value equals this (JSON, else a string), 3 if not",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Evaluate KEY for a context, as a service would (for scripts and migration gates)."""
-    try:
-        ctx = orjson.loads(context)
-    except orjson.JSONDecodeError as exc:
-        typer.echo(f"error: --context is not JSON: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if not isinstance(ctx, dict):
-        typer.echo("error: --context must be a JSON object", err=True)
-        raise typer.Exit(2)
+    """Evaluate KEY for a context, as a service would (for scripts and migration gates).
 
-    async def work(services: Services, settings: Settings) -> Any:
+    Exit status: 0 evaluated; 1 an evaluation error (flag not found, targeting key
+    missing, ...) or the store failed; 2 --context invalid; with --expect, 3 when the
+    value is another one.
+    """
+    ctx = _context(context)
+
+    async def work(services: Services, settings: Settings) -> Resolution:
         state = await services.store.load_project(project or settings.default_project)
         env = environment or settings.environment
-        compiled = CompiledEnvironment(env, state.flags.values(), state.segments.values())
+        if env not in state.project.environment_keys():
+            raise NotFound(
+                f"unknown environment {env!r}; project {state.project.key!r} has "
+                f"{state.project.environment_keys()}"
+            )
+        flags = served_flags(state).values()  # with tenant state, as the API serves them
+        compiled = CompiledEnvironment(env, flags, state.segments.values())
         return evaluate(compiled, key, ctx, now=time.time())
 
     result = _run(work)
-    data = {
+    data: dict[str, Any] = {
         "key": key,
         "value": result.value,
         "variant": result.variant,
         "reason": result.reason.value,
         "error_code": result.error_code.value if result.error_code else None,
     }
+    matched = None if expect is None else _same(result.value, _expected(expect))
+    if expect is not None:
+        data |= {"expected": _expected(expect), "matched": matched}
     if as_json:
         _print(data, True)
     else:
         error = f", error {data['error_code']}: {result.error_message}" if result.is_error else ""
+        gate = "" if matched is None else ("; as expected" if matched else "; NOT as expected")
         typer.echo(
             f"{key} = {orjson.dumps(result.value).decode()}  "
-            f"(variant {result.variant}, reason {data['reason']}{error})"
+            f"(variant {result.variant}, reason {data['reason']}{error}){gate}"
         )
     if result.error_code is not None:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
+    if matched is False:
+        raise typer.Exit(EXIT_EXPECTATION)
+
+
+# The command groups, imported last: cli_registry and cli_tenants import this module's helpers.
+from ff_core import (  # noqa: E402
+    cli_access,
+    cli_flags,
+    cli_projects,
+    cli_registry,
+    cli_tenants,
+    cli_transfer,
+    cli_webhooks,
+)
+
+app.add_typer(cli_flags.app, name="flags")
+app.add_typer(cli_projects.projects_app, name="projects")
+app.add_typer(cli_projects.segments_app, name="segments")
+app.add_typer(table_app, name="table")
+app.add_typer(cli_access.keys_app, name="keys")
+app.add_typer(cli_access.members_app, name="members")
+app.add_typer(cli_registry.app, name="registry")
+app.add_typer(cli_tenants.app, name="tenants")
+app.add_typer(cli_webhooks.app, name="webhooks")
+app.command("export")(cli_transfer.export)
+app.command("import")(cli_transfer.import_)

@@ -40,6 +40,20 @@ class Settings(BaseSettings):
     # Keys are stored as HMAC-SHA256(key_secret, raw key). Required with a real DynamoDB;
     # the embedded store keeps a generated one in its data directory.
     key_secret: SecretStr | None = Field(default=None, min_length=32)
+    # Outbound change events (ff_core/outbound, docs/WEBHOOKS.md): run by `ff api`.
+    outbound_enabled: bool = True
+    outbound_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
+    outbound_sqs_queue_url: str | None = None
+    outbound_sqs_endpoint: str | None = None
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_backoff_initial_s: float = Field(default=30.0, gt=0, le=3_600)
+    webhook_backoff_max_s: float = Field(default=1_800.0, gt=0, le=86_400)
+    # A claimed delivery not settled within this is taken over (its replica died); keep it
+    # above FF_WEBHOOK_TIMEOUT_S.
+    webhook_lease_s: float = Field(default=60.0, gt=0, le=3_600)
+    webhook_concurrency: int = Field(default=8, ge=1, le=256)
+    webhook_log_ttl_days: int = Field(default=7, ge=1, le=365)
 
     @property
     def embedded(self) -> bool:

@@ -11,6 +11,7 @@ from ff_admin.state.session import SessionState
 NAV = [
     ("Flags", "/flags", "flag"),
     ("Segments", "/segments", "users"),
+    ("Tenants", "/tenants", "building-2"),
     ("API keys", "/keys", "key-round"),
     ("Members", "/members", "user-cog"),
     ("Quickstart", "/quickstart", "rocket"),

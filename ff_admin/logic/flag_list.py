@@ -12,6 +12,9 @@ Decisions:
   environment for ``STALE_AFTER_DAYS`` days, or never evaluated and created more than that
   long ago (a flag created yesterday is not stale yet; one without ``created_at`` is).
   ``last_evaluated`` and ``recent_count`` are the selected environment's.
+- Registry (DESIGN 2): ``is_default`` when a registry flag serves its registry default in the
+  selected environment (``ff_core.registry.is_default``); ``orphan`` when a project whose
+  registry is enforced stores a flag its registry no longer lists: writes to it are refused.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from math import ceil
 
-from ff_core import limits
+from ff_core import limits, registry
 from ff_core.evaluation import default_environment_config
 from ff_core.models import EnvironmentConfig, Flag, FlagKind, FlagUsage
 from ff_core.models.usage import STALE_AFTER_DAYS
@@ -65,6 +68,10 @@ class FlagRow:
     last_evaluated: str
     recent_count: int
     updated_at: str
+    in_registry: bool = False
+    is_default: bool = False
+    orphan: bool = False
+    internal_only: bool = False
 
 
 @dataclass
@@ -93,13 +100,21 @@ class FlagPage:
 
 
 def build_rows(
-    flags: Iterable[Flag], environment: str, usage: Mapping[str, FlagUsage], now: datetime
+    flags: Iterable[Flag],
+    environment: str,
+    usage: Mapping[str, FlagUsage],
+    now: datetime,
+    *,
+    enforced: bool = False,
 ) -> list[FlagRow]:
-    """One row per flag, as seen in ``environment``; ``usage`` is keyed by flag key."""
-    return [_row(flag, environment, usage.get(flag.key), now) for flag in flags]
+    """One row per flag, as seen in ``environment``; ``usage`` is keyed by flag key;
+    ``enforced``: the project's registry is enforced."""
+    return [_row(flag, environment, usage.get(flag.key), now, enforced) for flag in flags]
 
 
-def _row(flag: Flag, environment: str, usage: FlagUsage | None, now: datetime) -> FlagRow:
+def _row(
+    flag: Flag, environment: str, usage: FlagUsage | None, now: datetime, enforced: bool
+) -> FlagRow:
     config = flag.environments.get(environment) or default_environment_config(flag)
     env_usage = usage.environments.get(environment) if usage is not None else None
     return FlagRow(
@@ -121,6 +136,10 @@ def _row(flag: Flag, environment: str, usage: FlagUsage | None, now: datetime) -
         last_evaluated=iso(env_usage.last_evaluated) if env_usage is not None else "",
         recent_count=env_usage.recent if env_usage is not None else 0,
         updated_at=iso(flag.updated_at),
+        in_registry=flag.registry is not None,
+        is_default=flag.registry is not None and registry.is_default(flag, environment),
+        orphan=enforced and flag.registry is None,
+        internal_only=flag.internal_only,
     )
 
 

@@ -50,6 +50,57 @@ def _usage() -> rx.Component:
     )
 
 
+def _registry() -> rx.Component:
+    """Where the flag's definition comes from, and what the page may still change."""
+    return rx.fragment(
+        rx.cond(
+            S.in_registry,
+            rx.callout(
+                rx.vstack(
+                    rx.text(
+                        "Description, owner, kind, value type, variants, lifetime and "
+                        "visibility come from the registry file: change them there and run ",
+                        rx.code("ff registry sync"),
+                        ". Targeting, rules and the kill switch are edited here.",
+                    ),
+                    rx.hstack(
+                        rx.text("Serves its registry default in", size="1"),
+                        rx.cond(
+                            S.default_envs.length() > 0,
+                            rx.foreach(
+                                S.default_envs,
+                                lambda e: rx.badge(
+                                    e, color_scheme="green", size="1", id="default-" + e
+                                ),
+                            ),
+                            rx.text("no environment", size="1", weight="medium"),
+                        ),
+                        spacing="1",
+                        align="center",
+                        wrap="wrap",
+                    ),
+                    spacing="1",
+                ),
+                icon="file-lock",
+                color_scheme="green",
+                size="1",
+                id="registry-note",
+            ),
+        ),
+        rx.cond(
+            S.orphan,
+            rx.callout(
+                "This flag is not in the project's registry file: changes to it are refused "
+                "until it is added there (`ff registry sync`).",
+                icon="circle-alert",
+                color_scheme="red",
+                size="1",
+                id="orphan-note",
+            ),
+        ),
+    )
+
+
 def _summary() -> rx.Component:
     return rx.card(
         rx.hstack(
@@ -60,6 +111,12 @@ def _summary() -> rx.Component:
                     rx.badge(S.kind, variant="outline", id="flag-kind"),
                     rx.cond(S.temporary, rx.badge("temporary", color_scheme="gray")),
                     rx.cond(S.client_visible, rx.badge("client-visible", color_scheme="blue")),
+                    rx.cond(
+                        S.internal_only,
+                        rx.badge("internal", color_scheme="purple", id="flag-internal"),
+                    ),
+                    rx.cond(S.in_registry, rx.badge("registry", color_scheme="green")),
+                    rx.cond(S.orphan, rx.badge("orphan", color_scheme="red", id="flag-orphan")),
                     rx.cond(S.archived, rx.badge("archived", color_scheme="red")),
                     rx.foreach(S.tags, lambda t: rx.badge(t, variant="outline", size="1")),
                     align="center",
@@ -67,6 +124,7 @@ def _summary() -> rx.Component:
                     wrap="wrap",
                 ),
                 rx.heading(S.name, size="5", id="flag-name"),
+                _registry(),
                 rx.cond(
                     S.description != "",
                     rx.text(S.description, size="2", color_scheme="gray", id="flag-description"),
@@ -102,6 +160,18 @@ def flag_detail_page() -> rx.Component:
         rx.button(rx.icon("history", size=14), "History", variant="soft", id="flag-history"),
         href="/history?p=" + SessionState.project + "&key=" + S.key,
     )
+    tenants = rx.cond(
+        S.in_registry,
+        rx.link(
+            rx.button(rx.icon("building-2", size=14), "Tenants", variant="soft", id="flag-tenants"),
+            href="/tenants?p="
+            + SessionState.project
+            + "&flag="
+            + S.key
+            + "&env="
+            + SessionState.environment,
+        ),
+    )
     body = rx.cond(
         S.missing != "",
         rx.callout(S.missing, icon="circle-alert", color_scheme="red", id="flag-missing"),
@@ -116,4 +186,4 @@ def flag_detail_page() -> rx.Component:
             rx.center(rx.spinner(size="3"), width="100%", padding="4em"),
         ),
     )
-    return layout("Flag", body, actions=rx.hstack(back, history, spacing="2"))
+    return layout("Flag", body, actions=rx.hstack(back, history, tenants, spacing="2"))

@@ -86,6 +86,33 @@ def _filters() -> rx.Component:
     )
 
 
+def _registry_badges(row: rx.Var) -> rx.Component:  # type: ignore[type-arg]
+    """Registry marks of a flag row: serving its registry default here, an orphan, internal."""
+    return rx.fragment(
+        rx.cond(
+            row.is_default,
+            rx.tooltip(
+                rx.badge("default", color_scheme="green", size="1", id="default-" + row.key),
+                content="serves its registry default in this environment",
+            ),
+        ),
+        rx.cond(
+            row.orphan,
+            rx.tooltip(
+                rx.badge("orphan", color_scheme="red", size="1", id="orphan-" + row.key),
+                content="stored, but not in the registry file: writes are refused",
+            ),
+        ),
+        rx.cond(
+            row.internal_only,
+            rx.tooltip(
+                rx.badge("internal", color_scheme="purple", size="1", id="internal-" + row.key),
+                content="internal only: never sent to browsers",
+            ),
+        ),
+    )
+
+
 def _row(row: rx.Var) -> rx.Component:  # type: ignore[type-arg]
     detail = (
         "/flag?p=" + SessionState.project + "&key=" + row.key + "&env=" + SessionState.environment
@@ -95,7 +122,8 @@ def _row(row: rx.Var) -> rx.Component:  # type: ignore[type-arg]
             rx.switch(
                 checked=row.enabled,
                 on_change=lambda v: FlagsState.toggle(row.key, v),
-                disabled=~SessionState.can_edit,
+                # An orphan's writes are refused: it is not in the enforced registry.
+                disabled=~SessionState.can_edit | row.orphan,
                 id="toggle-" + row.key,
             )
         ),
@@ -113,6 +141,7 @@ def _row(row: rx.Var) -> rx.Component:  # type: ignore[type-arg]
         rx.table.cell(flag_bits.usage_cell(row)),
         rx.table.cell(
             rx.hstack(
+                _registry_badges(row),
                 rx.cond(row.temporary, rx.badge("temporary", color_scheme="gray", size="1")),
                 rx.foreach(row.tags, lambda t: rx.badge(t, variant="outline", size="1")),
                 wrap="wrap",
@@ -174,12 +203,23 @@ def flags_page() -> rx.Component:
     actions = rx.hstack(
         environment_switcher(),
         rx.cond(
-            SessionState.can_edit,
-            rx.link(
-                rx.button(rx.icon("plus", size=16), "New flag", id="new-flag"),
-                href="/flags/new?p=" + SessionState.project,
+            FlagsState.registry_enforced,
+            rx.text(
+                "This project's flags come from its registry file: ",
+                rx.code("ff registry sync"),
+                size="2",
+                color_scheme="gray",
+                id="registry-note",
+            ),
+            rx.cond(
+                SessionState.can_edit,
+                rx.link(
+                    rx.button(rx.icon("plus", size=16), "New flag", id="new-flag"),
+                    href="/flags/new?p=" + SessionState.project,
+                ),
             ),
         ),
         spacing="2",
+        align="center",
     )
     return layout("Flags", _filters(), _table(), _pager(), actions=actions)

@@ -23,7 +23,8 @@ from ff_admin.logic.env_form import EnvForm, from_form, to_form
 from ff_admin.state import live
 from ff_admin.state.guard import grant
 from ff_admin.state.session import SessionState
-from ff_core.errors import FFError, InvalidDefinition, VersionConflict
+from ff_core import registry
+from ff_core.errors import FFError, InvalidDefinition, NotInRegistry, VersionConflict
 from ff_core.evaluation import default_environment_config
 from ff_core.models import Flag, FlagUsage, Role
 from ff_core.services.writer import utcnow
@@ -159,6 +160,13 @@ class FlagDetailState(rx.State):
     temporary: bool = False
     client_visible: bool = False
     archived: bool = False
+    internal_only: bool = False
+    # In the project's registry: its definition (REGISTRY_FIELDS) comes from the file.
+    in_registry: bool = False
+    # Stored but not in the registry of a project that enforces it: writes are refused.
+    orphan: bool = False
+    # Environments where the flag serves its registry default.
+    default_envs: list[str] = []
     variants: list[VariantView] = []
     last_evaluated: str = ""
     stale: bool = True
@@ -182,6 +190,7 @@ class FlagDetailState(rx.State):
         who = await grant(self, session.project)
         self._editor = who.role.allows(Role.EDITOR)
         self._seen = await backend.store.get_seq(session.project)
+        project = await backend.services.projects.get_project(session.project)
         flags = {f.key: f for f in await backend.services.flags.list_flags(session.project)}
         flag = flags.get(self.key)
         if flag is None:
@@ -193,6 +202,7 @@ class FlagDetailState(rx.State):
         usage = await backend.store.get_flag_usage(session.project, self.key, now=utcnow())
         self.other_flags = [k for k in flags if k != self.key]
         self.flag_variants = {k: list(f.variants) for k, f in flags.items() if k != self.key}
+        self.orphan = project.registry_enforced and flag.registry is None
         self._show(flag, usage, session.environments)
 
     def _show(self, flag: Flag, usage: FlagUsage, environments: list[str]) -> None:
@@ -200,7 +210,9 @@ class FlagDetailState(rx.State):
         self.name, self.description, self.tags = flag.name, flag.description, list(flag.tags)
         self.kind, self.value_type = flag.kind.value, flag.value_type.value
         self.temporary, self.client_visible = flag.temporary, flag.client_visible
-        self.archived = flag.archived
+        self.archived, self.internal_only = flag.archived, flag.internal_only
+        self.in_registry = flag.registry is not None
+        self.default_envs = [env for env in environments if registry.is_default(flag, env)]
         self.variants = [VariantView(k, json.dumps(v.value)) for k, v in flag.variants.items()]
         self.last_evaluated = usage.last_evaluated.isoformat() if usage.last_evaluated else ""
         self.stale = usage.stale
@@ -298,6 +310,10 @@ class FlagDetailState(rx.State):
         except VersionConflict:
             message = conflict_message(await self._changed_by(env))
             self._put(dataclasses.replace(card, conflict=message, outdated=True))
+            return
+        except NotInRegistry as exc:
+            # About the whole flag, not a field of the card: the edits stay for a retry.
+            yield rx.toast.error(exc.message, id="toast-not-in-registry")
             return
         except InvalidDefinition as exc:
             self._put(dataclasses.replace(card, errors={service_error_key(exc, env): exc.message}))

@@ -41,9 +41,27 @@ class FlagNewState(rx.State):
     errors: dict[str, str] = {}
 
     @rx.event
-    async def load(self) -> None:
-        """A blank form for each visit."""
+    async def load(self) -> list[EventSpec] | None:
+        """A blank form for each visit; none in a registry-enforced project (its flags come
+        from the registry file), whose visitors go back to the list."""
         self.reset()  # type: ignore[no-untyped-call]
+        session = await self.get_state(SessionState)
+        if not session.project:
+            return None
+        try:
+            project = await current().services.projects.get_project(session.project)
+        except FFError as exc:
+            return [rx.toast.error(exc.message)]
+        if not project.registry_enforced:
+            return None
+        return [
+            rx.redirect(f"/flags?{urlencode({'p': session.project})}"),
+            rx.toast.info(
+                f"Project {session.project}'s flags come from its registry file: add the flag "
+                "there and run `ff registry sync`",
+                id="toast-registry-enforced",
+            ),
+        ]
 
     @rx.event
     def set_name(self, name: str) -> None:

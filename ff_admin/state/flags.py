@@ -33,6 +33,8 @@ class FlagsState(rx.State):
     lifecycle: str = "all"
     sort: str = "key"
     descending: bool = False
+    # Flags come from the registry file: no freeform new flags (DESIGN 2).
+    registry_enforced: bool = False
     _all: list[FlagRow] = []
     _seen: int = 0
 
@@ -59,9 +61,13 @@ class FlagsState(rx.State):
         await grant(self, session.project)
         self._seen = await backend.store.get_seq(session.project)
         now = utcnow()
+        project = await backend.services.projects.get_project(session.project)
         flags = await backend.projects.flags(session.project)
         usage = {u.flag: u for u in await backend.store.get_usage(session.project, now=now)}
-        self._all = flag_list.build_rows(flags, session.environment, usage, now)
+        self.registry_enforced = project.registry_enforced
+        self._all = flag_list.build_rows(
+            flags, session.environment, usage, now, enforced=project.registry_enforced
+        )
         self._show()
 
     @rx.event

@@ -56,6 +56,7 @@ from ff_core.models import (
     Role,
     Segment,
 )
+from ff_core.registry import is_default
 from ff_core.validation import validated
 
 M = TypeVar("M", bound=BaseModel)
@@ -192,6 +193,7 @@ async def add_environment(request: Request) -> Response:
 
 
 def _summary(flag: Flag) -> FlagSummary:
+    registry = flag.registry is not None
     return FlagSummary(
         key=flag.key,
         name=flag.name,
@@ -202,10 +204,23 @@ def _summary(flag: Flag) -> FlagSummary:
         version=flag.version,
         updated_at=flag.updated_at,
         environments={
-            env: FlagEnvironmentSummary(enabled=c.enabled, version=c.version)
+            env: FlagEnvironmentSummary(
+                enabled=c.enabled,
+                version=c.version,
+                is_default=is_default(flag, env) if registry else None,
+            )
             for env, c in flag.environments.items()
         },
+        registry=registry,
     )
+
+
+def _flag(flag: Flag, status: int = 200, etag: int | None = None) -> Response:
+    """A flag's response: a registry flag also says where it serves the registry default."""
+    data = flag.model_dump(mode="json")
+    if flag.registry is not None:
+        data["is_default"] = {env: is_default(flag, env) for env in flag.environments}
+    return json_response(data, status, etag=flag.version if etag is None else etag)
 
 
 def _limit(request: Request, default: int, most: int) -> int:
@@ -265,14 +280,14 @@ async def create_flag(request: Request) -> Response:
         who.actor, project, flag, note=_note(request), idempotency_key=_idempotency(request)
     )
     _written(request)
-    return json_response(created, 201, etag=created.version)
+    return _flag(created, 201)
 
 
 async def get_flag(request: Request) -> Response:
     project = _project(request)
     await grant(request, project, Role.VIEWER)
     flag = await state_of(request).services.flags.get_flag(project, request.path_params["key"])
-    return json_response(flag, etag=flag.version)
+    return _flag(flag)
 
 
 async def update_flag(request: Request) -> Response:
@@ -293,7 +308,7 @@ async def update_flag(request: Request) -> Response:
         idempotency_key=_idempotency(request),
     )
     _written(request)
-    return json_response(updated, etag=updated.version)
+    return _flag(updated)
 
 
 async def put_environment(request: Request) -> Response:
@@ -314,7 +329,7 @@ async def put_environment(request: Request) -> Response:
         idempotency_key=_idempotency(request),
     )
     _written(request)
-    return json_response(updated, etag=updated.environments[environment].version)
+    return _flag(updated, etag=updated.environments[environment].version)
 
 
 async def set_enabled_in(request: Request) -> Response:
@@ -343,7 +358,7 @@ async def set_enabled_in(request: Request) -> Response:
                 idempotency_key=f"{idempotency}#{index}" if idempotency else None,
             )
     _written(request)
-    return json_response(updated, etag=updated.version)
+    return _flag(updated)
 
 
 async def delete_flag(request: Request) -> Response:
@@ -379,7 +394,7 @@ async def rollback(request: Request) -> Response:
         idempotency_key=_idempotency(request),
     )
     _written(request)
-    return json_response(restored, etag=restored.version)
+    return _flag(restored)
 
 
 async def _history(request: Request, entity: EntityKind) -> Response:

@@ -4,9 +4,16 @@ Stream events (ids are the project's change sequence):
 - ``snapshot``: ``{"seq", "environment", "flags": [...], "segments": [...]}`` on connect,
   and whenever the log cannot say what changed;
 - ``upsert``: ``{"seq", "kind": "flag"|"segment", "key", "version", "definition"}``;
-- ``delete``: ``{"seq", "kind", "key", "version"}``.
+- ``delete``: ``{"seq", "kind", "key", "version"}``;
+- ``retarget``: ``{"seq", "tenant", "flags": [...]}``: a tenant's change, with the
+  definitions of the flags it changed (tenant state changes no flag's version, so an
+  ``upsert`` would be ignored by SDKs as already seen; these are applied when newer than
+  the client's sequence).
 ``Last-Event-ID`` replays exactly the changes after it while the change log still holds
-them, else a snapshot. Flags carry only the key's own environment.
+them, else a snapshot (a replayed tenant change is sent as a snapshot too: the log does
+not say which flags it changed). Flags carry only the key's own environment, as
+evaluation serves them: with each tenant's explicit state as targets on the project's
+tenant attribute (``ff_core.tenancy``).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from ff_api.errors import BadRequest
 from ff_api.event_stream import event_stream
 from ff_api.snapshots import ProjectSnapshot
 from ff_api.state import ApiState, state_of
+from ff_core.limits import MAX_VALUES_PER_TARGET
 from ff_core.models import ApiKey, ChangeEntry, ChangeKind, EntityKind, Flag, KeyKind
 
 
@@ -31,7 +39,19 @@ def flag_for(flag: Flag, environment: str) -> dict[str, Any]:
     """A flag as an SDK of one environment needs it: the other environments' rules stay home."""
     data = flag.model_dump(mode="json")
     data["environments"] = {k: v for k, v in data["environments"].items() if k == environment}
+    config = data["environments"].get(environment)
+    if config is not None and flag.registry is not None:
+        # Tenant targets list every tenant with a value; SDKs validate definitions with the
+        # stored limits, so a long one goes as several (same order, same answers).
+        config["targets"] = [part for t in config["targets"] for part in _split(t)]
     return data
+
+
+def _split(target: dict[str, Any]) -> list[dict[str, Any]]:
+    values, size = target["values"], MAX_VALUES_PER_TARGET
+    if len(values) <= size:
+        return [target]
+    return [{**target, "values": values[i : i + size]} for i in range(0, len(values), size)]
 
 
 def snapshot_data(snapshot: ProjectSnapshot, environment: str) -> dict[str, Any]:
@@ -45,11 +65,27 @@ def snapshot_data(snapshot: ProjectSnapshot, environment: str) -> dict[str, Any]
     }
 
 
+def needs_snapshot(change: ChangeEntry, snapshot: ProjectSnapshot) -> bool:
+    """Changes ``snapshot`` cannot describe as an event: a project's, and a tenant's whose
+    flags it does not know (replayed from the log, or applied by a reload)."""
+    if change.entity is EntityKind.TENANT:
+        return change.seq not in snapshot.retargeted
+    return change.entity is EntityKind.PROJECT
+
+
 def change_event(
     change: ChangeEntry, snapshot: ProjectSnapshot, environment: str
 ) -> ServerSentEvent:
-    if change.entity is EntityKind.PROJECT:
+    if needs_snapshot(change, snapshot):
         return snapshot_event(snapshot, environment)
+    if change.entity is EntityKind.TENANT:
+        flags = [
+            flag_for(snapshot.served[key], environment)
+            for key in sorted(snapshot.retargeted[change.seq])
+            if key in snapshot.served
+        ]
+        retarget = {"seq": change.seq, "tenant": change.key, "flags": flags}
+        return event(retarget, "retarget", change.seq)
     data: dict[str, Any] = {
         "seq": change.seq,
         "kind": change.entity.value,
@@ -57,7 +93,7 @@ def change_event(
         "version": change.version,
     }
     current: Any = (
-        snapshot.state.flags.get(change.key)
+        snapshot.served.get(change.key)
         if change.entity is EntityKind.FLAG
         else snapshot.state.segments.get(change.key)
     )
@@ -149,7 +185,7 @@ async def definition_events(
         snapshot = await state.snapshots.get(key.project)
         cursor = snapshot.seq
         missed = await replay(state, key.project, resume, snapshot)
-        if missed is None:
+        if missed is None or any(needs_snapshot(c, snapshot) for c in missed):
             yield shared_snapshot(snapshot, environment)
         else:
             for change in missed:
@@ -159,10 +195,15 @@ async def definition_events(
             if batch is None:
                 return  # dropped: too slow; the client reconnects with Last-Event-ID
             current, changes = batch
-            for change in changes:
-                if change.seq > cursor:
-                    yield shared_event(change, current, environment)
-                    cursor = change.seq
+            fresh = [c for c in changes if c.seq > cursor]
+            if any(needs_snapshot(c, current) for c in fresh):
+                # One snapshot for the batch, not one per change in it.
+                yield shared_snapshot(current, environment)
+                cursor = max(cursor, current.seq)
+                continue
+            for change in fresh:
+                yield shared_event(change, current, environment)
+                cursor = change.seq
     finally:
         state.hub.unsubscribe(subscriber)
 

@@ -139,13 +139,15 @@ class ApiSource:
                     await self._handle(event, feed)
 
     async def _handle(self, event: Event, feed: Feed) -> None:
-        if event.event not in ("snapshot", "upsert", "delete"):
+        if event.event not in ("snapshot", "upsert", "delete", "retarget"):
             return  # a newer server's event: not ours to understand
         try:
             if event.event == "snapshot":
                 snapshot = await asyncio.to_thread(_parse_snapshot, event.data)
+            elif event.event == "retarget":
+                changes = _retargets(event)
             else:
-                change = _change(event)
+                changes = [_change(event)]
         except (ValueError, KeyError, TypeError) as exc:  # DocumentError is a ValueError
             self._resync = True
             raise Unavailable(f"a malformed {event.event!r} event: {exc}") from None
@@ -153,7 +155,7 @@ class ApiSource:
             await feed.replace(snapshot)
             feed.connected()
         else:
-            await feed.apply([change])
+            await feed.apply(changes)
 
     async def _poll(self, feed: Feed) -> None:
         headers = {}
@@ -234,3 +236,18 @@ def _change(event: Event) -> Change:
     if isinstance(parsed, str):
         return Change(kind, key, seq, version, None, parsed)
     return Change(kind, key, seq, version, parsed)
+
+
+def _retargets(event: Event) -> list[Change]:
+    """A tenant's change: the flags it changed, each a new definition at the same version."""
+    data: dict[str, Any] = orjson.loads(event.data)
+    seq = int(data["seq"])
+    changes = []
+    for raw in data["flags"]:
+        key, version = str(raw["key"]), int(raw["version"])
+        parsed = validate_flag(raw)
+        if isinstance(parsed, str):
+            changes.append(Change(EntityKind.FLAG, key, seq, version, None, parsed, retarget=True))
+        else:
+            changes.append(Change(EntityKind.FLAG, key, seq, version, parsed, retarget=True))
+    return changes

@@ -21,7 +21,7 @@ from ff_core.client.backoff import Backoff
 from ff_core.client.snapshot import Change, Snapshot
 from ff_core.client.sources import Feed
 from ff_core.errors import NotFound, StoreUnavailable
-from ff_core.models import ChangeKind, EntityKind, Flag, Segment, UsageDelta
+from ff_core.models import ChangeKind, EntityKind, Flag, Segment, Tenant, UsageDelta
 from ff_core.settings import Settings
 
 if TYPE_CHECKING:
@@ -64,6 +64,10 @@ class StoreSource:
         self._poll_interval_s = poll_interval_s
         self._backoff = backoff or Backoff(max_s=30.0)
         self._store: Store | None = None
+        # The tenants and tenant attribute of the last load: a changed flag is served with
+        # their state, as the API serves it (``ff_core.tenancy``).
+        self._tenants: dict[str, Tenant] = {}
+        self._tenant_attribute = "tenant"
 
     async def run(self, feed: Feed) -> None:
         # Imported here: the store pulls in aioboto3 (and the embedded one moto), a third of
@@ -99,6 +103,8 @@ class StoreSource:
             await asyncio.sleep(self._poll_interval_s)
 
     async def _load(self, store: Store, feed: Feed) -> int:
+        from ff_core.tenancy import served_flags  # imports the store too (see ``run``)
+
         state = await store.load_project(self.project)
         if self.environment not in state.project.environment_keys():
             raise NotFound(
@@ -106,12 +112,13 @@ class StoreSource:
                 entity="environment",
                 key=self.environment,
             )
+        self._tenants, self._tenant_attribute = state.tenants, state.project.tenant_attribute
         snapshot = await asyncio.to_thread(
             Snapshot.build,
             self.project,
             self.environment,
             state.seq,
-            state.flags.values(),
+            served_flags(state).values(),
             state.segments.values(),
         )
         await feed.replace(snapshot)
@@ -122,8 +129,11 @@ class StoreSource:
             entries = await store.read_changes(self.project, seq)
             if not entries:
                 return seq
-            if entries[0].seq != seq + 1 or any(e.entity is EntityKind.PROJECT for e in entries):
-                # The log no longer reaches back to our cursor, or the project itself changed.
+            reload = (EntityKind.PROJECT, EntityKind.TENANT)
+            if entries[0].seq != seq + 1 or any(e.entity in reload for e in entries):
+                # The log no longer reaches back to our cursor, or the project itself changed,
+                # or a tenant's state did: it may touch any registry flag without changing
+                # their versions, which ``Snapshot.apply`` would ignore.
                 return await self._load(store, feed)
             changes: list[Change] = []
             for entry in entries:
@@ -131,7 +141,7 @@ class StoreSource:
                 if entry.change is ChangeKind.UPSERT:
                     try:
                         if entry.entity is EntityKind.FLAG:
-                            definition = await store.get_flag(self.project, entry.key)
+                            definition = self._served(await store.get_flag(self.project, entry.key))
                         else:
                             definition = await store.get_segment(self.project, entry.key)
                     except NotFound:  # deleted again by a later entry
@@ -140,6 +150,20 @@ class StoreSource:
                 changes.append(Change(entry.entity, entry.key, entry.seq, version, definition))
             await feed.apply(changes)
             seq = entries[-1].seq
+
+    def _served(self, flag: Flag) -> Flag:
+        if not self._tenants or flag.registry is None:
+            return flag
+        from ff_core.tenancy import with_tenant_state
+
+        # Only this flag's state: the others' is not orphaned for not being passed in.
+        tenants = {
+            key: tenant.model_copy(update={"state": {flag.key: tenant.state[flag.key]}})
+            for key, tenant in self._tenants.items()
+            if flag.key in tenant.state
+        }
+        served = with_tenant_state(self.project, {flag.key: flag}, tenants, self._tenant_attribute)
+        return served[flag.key]
 
     async def report_usage(
         self, counts: Mapping[str, int], window_start: datetime, window_end: datetime

@@ -42,6 +42,9 @@ class Change:
     definition: Flag | Segment | None
     # Set when the definition was refused by validation: the flag then answers PARSE_ERROR.
     problem: str | None = None
+    # A tenant's change: the flag's served definition (its tenant targets) changed while its
+    # version did not; applied when its seq is newer than the snapshot's.
+    retarget: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +101,10 @@ class Snapshot:
         for change in changes:
             seq = max(seq, change.seq)
             ident = (change.kind, change.key)
-            if change.version <= versions.get(ident, -1):
+            seen = versions.get(ident, -1)
+            if change.version < seen or (
+                change.version == seen and not (change.retarget and change.seq > self.seq)
+            ):
                 continue
             versions[ident] = change.version
             definition = change.definition
@@ -154,13 +160,22 @@ class Snapshot:
 
 
 def _differ(old: Mapping[str, Flag] | Mapping[str, Segment], new: Mapping[str, Any]) -> set[str]:
-    # A definition's version increments on every write: equal versions, equal definitions.
+    # A definition's version increments on every write: equal versions, equal definitions;
+    # except a registry flag's tenant targets, which tenant writes change (ff_core.tenancy).
     return {
         k
         for k in old.keys() | new.keys()
         if (old.get(k) is None) != (new.get(k) is None)
-        or (k in old and k in new and old[k].version != new[k].version)
+        or (
+            k in old
+            and k in new
+            and (old[k].version != new[k].version or _retargeted(old[k], new[k]))
+        )
     }
+
+
+def _retargeted(old: Flag | Segment, new: Flag | Segment) -> bool:
+    return isinstance(new, Flag) and new.registry is not None and old != new
 
 
 def affected(snapshot: Snapshot, flags: set[str], segments: set[str]) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ff_core.services.access import AccessService
 from ff_core.services.flags import FlagService
 from ff_core.services.projects import ProjectService
+from ff_core.services.registry import RegistryService
 from ff_core.services.segments import SegmentService
 from ff_core.services.sessions import SessionService
 from ff_core.services.tenants import TenantService
@@ -24,12 +25,14 @@ class Services:
         self.segments = SegmentService(writer)
         self.sessions = SessionService(store, clock)
         self.tenants = TenantService(writer)
+        self.registry = RegistryService(writer)
 
 
 __all__ = [
     "AccessService",
     "FlagService",
     "ProjectService",
+    "RegistryService",
     "SegmentService",
     "Services",
     "SessionService",

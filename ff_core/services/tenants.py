@@ -80,7 +80,7 @@ class TenantService:
         state = await self._store.load_project(project)
         tenant = _tenant(state, key)
         values = [
-            _value_for(flag, env, tenant)
+            value_for(flag, env, tenant)
             for flag in _registry_flags(state)
             for env in state.project.environment_keys()
         ]
@@ -105,7 +105,7 @@ class TenantService:
         items = []
         for key in page:
             tenant = state.tenants[key]
-            value = _value_for(flag, environment, tenant)
+            value = value_for(flag, environment, tenant)
             items.append(
                 FlagTenantValue(
                     key, tenant.name, value.variant, value.value, value.explicit, value.overridden
@@ -381,7 +381,10 @@ def _tenant(state: ProjectState, key: str) -> Tenant:
     return tenant
 
 
-def _value_for(flag: Flag, environment: str, tenant: Tenant) -> TenantFlagValue:
+def value_for(flag: Flag, environment: str, tenant: Tenant) -> TenantFlagValue:
+    """What ``tenant`` gets for ``flag`` in ``environment``: its explicit value, else the
+    flag's default there (its fallthrough, or its off variant while disabled; rules aside).
+    The API, the CLI and the dashboard all show tenants through this one rule."""
     stored = tenant.value(flag.key, environment)
     if stored is not None and stored.variant in flag.variants:
         variant, explicit, overridden = stored.variant, True, stored.overridden

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ff_core.errors import StoreError, Throttled, VersionConflict
+from ff_core.errors import Throttled, VersionConflict
 from ff_core.models import EntityKind, HistoryEntry, Project
 from ff_core.store import items as it
 from ff_core.store.dynamodb import DynamoStore, translate
@@ -155,7 +155,7 @@ async def finish(
     must be new (a change-log and a history entry). Until it commits the project is not
     loadable (no META) or unchanged."""
     table = store.table
-    ops = [
+    ops: Any = [
         _put(table, meta, _equals("version", meta_version)),
         _put(table, seq, _equals("seq", seq_before)),
         *(_put(table, item, _new()) for item in new_items),
@@ -175,10 +175,3 @@ async def finish(
         raise translate(exc, table) from exc
     except BotoCoreError as exc:
         raise translate(exc, table) from exc
-
-
-def ensure_dynamo(store: object) -> DynamoStore:
-    """Export and import read and write raw items: only the DynamoDB store has them."""
-    if not isinstance(store, DynamoStore):
-        raise StoreError(f"export and import need the DynamoDB store, not {type(store).__name__}")
-    return store

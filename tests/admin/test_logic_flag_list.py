@@ -16,6 +16,7 @@ from ff_admin.logic.flag_list import (
     query,
     to_params,
 )
+from ff_core import registry
 from ff_core.models import (
     Clause,
     EnvironmentConfig,
@@ -23,6 +24,7 @@ from ff_core.models import (
     Flag,
     FlagUsage,
     Operator,
+    RegistryDefinition,
     Rollout,
     Rule,
     Serve,
@@ -363,3 +365,25 @@ def test_to_params__any_query__parse_query_reads_it_back() -> None:
         "page": "2",
     }
     assert parse_query(params) == q
+
+
+def test_build_rows__registry_flags__default_marked_where_served_orphans_when_enforced() -> None:
+    defaults = {ENV: "on", "staging": "off"}
+    listed = flag("listed", registry=RegistryDefinition(defaults=defaults), internal_only=True)
+    configs = {env: registry.default_config(listed, env) for env in defaults}
+    changed = configs[ENV]
+    assert changed is not None
+    listed = listed.replace(
+        environments={ENV: changed.replace(enabled=False), "staging": configs["staging"]}
+    )
+    stored = flag("stored")
+
+    rows = {r.key: r for r in build_rows([listed, stored], "staging", {}, NOW, enforced=True)}
+    assert (rows["listed"].in_registry, rows["listed"].is_default) == (True, True)
+    assert (rows["listed"].orphan, rows["listed"].internal_only) == (False, True)
+    assert (rows["stored"].in_registry, rows["stored"].orphan) == (False, True)
+    # Turned off in ENV: no longer what the registry says there.
+    [here] = [r for r in build_rows([listed], ENV, {}, NOW, enforced=True)]
+    assert here.is_default is False
+    # The same flags in a project that does not enforce its registry: no orphans.
+    assert not any(r.orphan for r in build_rows([listed, stored], ENV, {}, NOW))

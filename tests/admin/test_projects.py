@@ -12,6 +12,7 @@ from ff_admin.projects import ProjectFlags
 from ff_core.models import Actor, ChangeEntry, Flag, Project
 from ff_core.store import ProjectState, Store
 from tests.core.services_support import PROJECT, boolean_flag, project_services
+from tests.core.test_services_tenants import ON_IN_DEV, put_registry_flag
 
 
 class Counting:
@@ -113,3 +114,30 @@ async def test_flags__more_projects_than_kept__least_recent_read_whole_again(
     await kept.flags(PROJECT)
 
     assert counting.loads == 3
+
+
+async def test_tenants__onboarded_overridden_removed__same_as_reading_whole(
+    store: Store, alice: Actor
+) -> None:
+    services = await project_services(store, alice)
+    await put_registry_flag(services, alice, "checkout", ON_IN_DEV)
+    await services.tenants.onboard(alice, PROJECT, "acme")
+    counting = Counting(store)
+    kept = ProjectFlags(counting)  # type: ignore[arg-type]
+    assert list((await kept.current(PROJECT)).tenants) == ["acme"]
+
+    await services.tenants.onboard(alice, PROJECT, "globex")
+    await services.tenants.set_override(alice, PROJECT, "acme", "checkout", "production", "on")
+    await services.tenants.remove(alice, PROJECT, "globex")
+    await services.tenants.onboard(alice, PROJECT, "initech")
+    got = await kept.current(PROJECT)
+
+    whole = await store.load_project(PROJECT)
+    assert dict(got.tenants) == whole.tenants
+    assert dict(got.flags) == whole.flags
+    assert got.seq == whole.seq
+    assert got.tenants["acme"].value("checkout", "production") == whole.tenants["acme"].value(
+        "checkout", "production"
+    )
+    assert counting.loads == 1  # read whole once; then only the changed tenants
+    assert counting.gets == []  # no flag changed

@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from ff_api.routes import management
+from ff_api.routes import management, tenants
 from ff_core.models import EnvironmentConfig, Flag, KeyKind, Project, Role, Segment, Serve
 from tests.api.conftest import ADMIN, Seeded
+from tests.tenants_support import put_registry_flag, registry_flag
 
 ROLES = (Role.VIEWER, Role.EDITOR, Role.ADMIN, Role.OWNER)
 _fresh = itertools.count(1)
@@ -42,6 +43,10 @@ class Case:
     needs: Role
     prepare: Prepare  # returns path params plus optional "json" and "headers"
     ok: int = 200
+    query: str = ""  # appended to the path
+
+    def path(self, **params: Any) -> str:
+        return self.template.format(project="demo", **params) + self.query
 
 
 def _flag_body(key: str) -> dict[str, Any]:
@@ -164,7 +169,48 @@ async def p_remove_member(ctx: Ctx) -> dict[str, Any]:
     return {"email": email}
 
 
+REGISTRY_FLAG = "roles.registry"
+
+
+async def _tenant(ctx: Ctx) -> str:
+    """A fresh tenant, onboarded with state for a registry flag."""
+    if "registry" not in ctx.state:
+        flag = registry_flag(REGISTRY_FLAG, {"staging": "off", "production": "off"})
+        await put_registry_flag(ctx.seeded.services.store, ADMIN, "demo", flag)
+        ctx.state["registry"] = True
+    key = f"tenant-{next(_fresh)}"
+    await ctx.seeded.services.tenants.onboard(ADMIN, "demo", key)
+    return key
+
+
+async def p_tenant(ctx: Ctx) -> dict[str, Any]:
+    return {"tenant": await _tenant(ctx)}
+
+
+async def p_new_tenant_body(ctx: Ctx) -> dict[str, Any]:
+    return {"json": {"key": f"made-tenant-{next(_fresh)}"}}
+
+
+async def p_override(ctx: Ctx) -> dict[str, Any]:
+    return {
+        "tenant": await _tenant(ctx),
+        "key": REGISTRY_FLAG,
+        "environment": "staging",
+        "json": {"variant": "on"},
+    }
+
+
+async def p_clear_override(ctx: Ctx) -> dict[str, Any]:
+    return {"tenant": await _tenant(ctx), "key": REGISTRY_FLAG, "environment": "staging"}
+
+
+async def p_registry_flag(ctx: Ctx) -> dict[str, Any]:
+    await _tenant(ctx)
+    return {"key": REGISTRY_FLAG}
+
+
 P = "/api/v1/projects/{project}"
+T = f"{P}/tenants"
 CASES = [
     Case("GET", P, Role.VIEWER, p_none),
     Case("POST", f"{P}/environments", Role.ADMIN, p_environment_body, 201),
@@ -189,6 +235,20 @@ CASES = [
     Case("GET", f"{P}/members", Role.VIEWER, p_none),
     Case("PUT", f"{P}/members/{{email}}", Role.ADMIN, p_set_member),
     Case("DELETE", f"{P}/members/{{email}}", Role.ADMIN, p_remove_member, 204),
+    Case("GET", T, Role.VIEWER, p_none),
+    Case("POST", T, Role.EDITOR, p_new_tenant_body, 201),
+    Case("POST", f"{T}/cleanup", Role.ADMIN, p_none, query="?dry_run=true"),
+    Case("GET", f"{T}/{{tenant}}", Role.VIEWER, p_tenant),
+    Case("DELETE", f"{T}/{{tenant}}", Role.ADMIN, p_tenant, 204),
+    Case("PUT", f"{T}/{{tenant}}/flags/{{key}}/{{environment}}", Role.EDITOR, p_override),
+    Case("DELETE", f"{T}/{{tenant}}/flags/{{key}}/{{environment}}", Role.EDITOR, p_clear_override),
+    Case(
+        "GET",
+        f"{P}/flags/{{key}}/tenants",
+        Role.VIEWER,
+        p_registry_flag,
+        query="?environment=production",
+    ),
 ]
 
 
@@ -211,7 +271,7 @@ async def send(
     prepared = await case.prepare(ctx)
     body = prepared.pop("json", None)
     headers = {"Authorization": f"Bearer {raw_key}", **prepared.pop("headers", {})}
-    path = case.template.format(project="demo", **prepared)
+    path = case.path(**prepared)
     seq = await ctx.seeded.services.store.get_seq("demo")
     return await http.request(case.method, path, json=body, headers=headers), seq
 
@@ -221,7 +281,7 @@ def test_the_table_covers_every_management_route() -> None:
 
     served = {
         (method, route.path)
-        for route in management.routes
+        for route in [*management.routes, *tenants.routes]
         if isinstance(route, Route)
         for method in (route.methods or ())
         if method != "HEAD"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -108,7 +109,7 @@ def test_serve__restart_after_changes__state_and_history_kept(
     server.stop()
 
     assert "restored" in server.start()
-    flag = json.loads(ff(env, "flags", "get", "new-checkout").stdout)
+    flag = json.loads(ff(env, "flags", "get", "new-checkout", "--json").stdout)
     history = json.loads(ff(env, "flags", "history", "new-checkout", "--json").stdout)
 
     assert {e: c["enabled"] for e, c in flag["environments"].items()} == {
@@ -241,3 +242,22 @@ def test_members__add_list_remove__first_owner_made_from_the_shell(
     assert last_owner.returncode == 1
     assert "last owner" in last_owner.stderr
     assert bad_role.returncode == 2
+
+
+def test_readme__cli_gate__passes_then_fails_when_the_flag_is_turned_off(
+    server: Server, env: dict[str, str]
+) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## The CLI", 1)[1]
+    gate = section.split("```sh\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    command = shlex.split(gate.split("\n", 1)[1])  # after the comment line
+    server.start()
+
+    passed = ff(env, *command[1:])
+    ff(env, "flags", "set-enabled-in", "new-checkout", "staging", "-m", "pause")
+    stopped = ff(env, *command[1:])
+
+    assert command[0] == "ff"
+    assert passed.returncode == 0, passed.stderr
+    assert stopped.returncode == 3
+    assert "NOT as expected" in stopped.stdout

@@ -37,7 +37,7 @@ async def send_as(
     prepared = await case.prepare(ctx)
     body = prepared.pop("json", None)
     sent = {"Content-Type": "application/json", **headers, **prepared.pop("headers", {})}
-    path = case.template.format(project="demo", **prepared)
+    path = case.path(**prepared)
     seq = await ctx.seeded.services.store.get_seq("demo")
     return await http.request(case.method, path, json=body, headers=sent), seq
 
@@ -85,6 +85,8 @@ _VALUES = {
     "environment": "production",
     "key_id": "no-such-key",
     "email": "someone@example.com",
+    "webhook_id": "wh_0000000000000000",
+    "tenant": "no-such-tenant",
 }
 KIND_SCHEMES = {"server": "serverKey", "client": "clientKey", "admin": "adminKey"}
 
