@@ -136,6 +136,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         status=201,
     ),
     ("GET", P): Op("A project", response=Project),
+    ("PATCH", P): Op(
+        "Change name, description, tenant_attribute or registry_enforced (admin); "
+        "If-Match: the project's version",
+        response=Project,
+        headers=("If-Match",),
+    ),
     ("POST", f"{P}/environments"): Op(
         "Add an environment (admin); 200 when it exists already (nothing written)",
         body=Environment,

@@ -89,6 +89,45 @@ def projects_create(
     )
 
 
+@projects_app.command("set")
+def projects_set(
+    key: Annotated[str | None, typer.Argument(help="Default: FF_DEFAULT_PROJECT")] = None,
+    name: Annotated[str | None, typer.Option()] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    tenant_attribute: Annotated[
+        str | None, typer.Option(help="The context attribute that names a tenant")
+    ] = None,
+    registry_enforced: Annotated[
+        bool | None,
+        typer.Option(
+            "--registry-enforced/--no-registry-enforced",
+            help="Refuse writes to flags the registry does not list (`ff registry sync` "
+            "turns it on)",
+        ),
+    ] = None,
+    note: NoteOpt = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a project's settings; nothing is written when nothing changes."""
+    wanted = {
+        "name": name,
+        "description": description,
+        "tenant_attribute": tenant_attribute,
+        "registry_enforced": registry_enforced,
+    }
+    changes = {k: v for k, v in wanted.items() if v is not None}
+    if not changes:
+        raise typer.BadParameter("give at least one setting to change")
+
+    async def work(services: Services, settings: Settings) -> Project:
+        target = key or settings.default_project
+        return await services.projects.update_project(library_actor(), target, changes, note=note)
+
+    updated = _run(work)
+    title, rows = describe_project(updated)
+    _print(updated.model_dump(mode="json"), as_json, rows, title=title)
+
+
 @projects_app.command("add-environment")
 def projects_add_environment(
     environment: str,

@@ -189,6 +189,27 @@ async def add_environment(request: Request) -> Response:
     return json_response(updated, 200 if existed else 201, etag=updated.version)
 
 
+async def update_project(request: Request) -> Response:
+    """PATCH /api/v1/projects/{project}: name, description, the tenant attribute, registry
+    enforcement (admin); If-Match is the project's version."""
+    project = _project(request)
+    who = await grant(request, project, Role.ADMIN)
+    expected = _if_match(request, required=False)
+    raw = await read_json(request, state_of(request).settings.max_management_body_bytes)
+    if not isinstance(raw, dict) or not raw:
+        raise BadRequest("the body must be a JSON object of the fields to change")
+    updated = await state_of(request).services.projects.update_project(
+        who.actor,
+        project,
+        raw,
+        expected_version=expected,
+        note=_note(request),
+        idempotency_key=_idempotency(request),
+    )
+    _written(request)
+    return json_response(updated, etag=updated.version)
+
+
 # -- flags --------------------------------------------------------------------------------------
 
 
@@ -559,6 +580,7 @@ routes: list[BaseRoute] = [
     Route("/api/v1/projects", list_projects, methods=["GET"]),
     Route("/api/v1/projects", create_project, methods=["POST"]),
     Route(P, get_project, methods=["GET"]),
+    Route(P, update_project, methods=["PATCH"]),
     Route(f"{P}/environments", add_environment, methods=["POST"]),
     Route(f"{P}/flags", list_flags, methods=["GET"]),
     Route(f"{P}/flags", create_flag, methods=["POST"]),

@@ -141,6 +141,10 @@ async def p_delete_segment(ctx: Ctx) -> dict[str, Any]:
     return {"key": await _new_segment(ctx)}
 
 
+async def p_patch_project(ctx: Ctx) -> dict[str, Any]:
+    return {"json": {"description": f"changed {next(_fresh)}"}}
+
+
 async def p_environment_body(ctx: Ctx) -> dict[str, Any]:
     key = f"env{next(_fresh)}"
     return {"json": {"key": key, "name": key}}
@@ -214,6 +218,7 @@ T = f"{P}/tenants"
 CASES = [
     Case("GET", P, Role.VIEWER, p_none),
     Case("POST", f"{P}/environments", Role.ADMIN, p_environment_body, 201),
+    Case("PATCH", P, Role.ADMIN, p_patch_project),
     Case("GET", f"{P}/flags", Role.VIEWER, p_none),
     Case("POST", f"{P}/flags", Role.EDITOR, p_new_flag_body, 201),
     Case("GET", f"{P}/flags/{{key}}", Role.VIEWER, p_flag),

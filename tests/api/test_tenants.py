@@ -382,6 +382,36 @@ async def test_evaluation__override__native_and_ofrep_serve_the_tenant_value(
     assert await both_say(http, keys, {"tenant": "nobody"}) is False
 
 
+async def test_tenant_attribute__patched_project__evaluation_reads_the_new_attribute(
+    http: httpx.AsyncClient, keys: Keys
+) -> None:
+    await onboard(http, keys, "acme")
+    await override(http, keys, "acme", "on")
+    project = (await http.get(P, headers=keys.admin)).json()
+
+    refused = await http.patch(P, json={"tenant_attribute": "org"}, headers=keys.editor)
+    assert refused.status_code == 403
+    stale = {**keys.admin, "If-Match": f'"{project["version"] - 1}"'}
+    conflict = await http.patch(P, json={"tenant_attribute": "org"}, headers=stale)
+    assert conflict.status_code == 409
+    bad = await http.patch(P, json={"tenant_attribute": "no spaces"}, headers=keys.admin)
+    assert bad.status_code == 422
+    assert "tenant_attribute" in bad.text
+    unknown = await http.patch(P, json={"key": "other"}, headers=keys.admin)
+    assert unknown.status_code == 422
+    assert "updatable fields" in unknown.text
+    current = {**keys.admin, "If-Match": f'"{project["version"]}"'}
+    changed = await http.patch(P, json={"tenant_attribute": "org"}, headers=current)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["tenant_attribute"] == "org"
+
+    async def follows_org() -> bool:
+        return bool(await both_say(http, keys, {"org": "acme"}) is True)
+
+    await eventually(follows_org)
+    assert await both_say(http, keys, {"tenant": "acme"}) is False
+
+
 async def test_browser__client_visible_registry_flag__stream_and_ofrep_follow_override(
     http: httpx.AsyncClient, keys: Keys, seeded: Seeded
 ) -> None:

@@ -65,6 +65,26 @@ def test_projects_add_environment__existing_flags_start_disabled_there(cli: Cli)
     assert (served["value"], served["reason"]) == (False, "DISABLED")
 
 
+def test_projects_set__tenant_attribute_and_enforcement__stored_audited_and_refused(
+    cli: Cli,
+) -> None:
+    changed = cli.json(
+        "projects", "set", "--tenant-attribute", "org", "--registry-enforced", "-m", "orgs"
+    )
+    again = cli.json("projects", "set", "--tenant-attribute", "org")
+    refused = cli("flags", "create", "adhoc")
+    nothing = cli("projects", "set")
+    invalid = cli("projects", "set", "--tenant-attribute", "not valid")
+
+    assert (changed["tenant_attribute"], changed["registry_enforced"]) == ("org", True)
+    assert again["version"] == changed["version"]  # nothing changed, nothing written
+    assert refused.exit_code == 1
+    assert "not in the registry" in refused.stderr
+    assert nothing.exit_code == 2
+    assert invalid.exit_code == 1
+    assert "tenant_attribute" in invalid.stderr
+
+
 def test_flags_create__boolean__disabled_everywhere_and_audited_with_the_note(cli: Cli) -> None:
     created = cli.json("flags", "create", "new-checkout", "-m", "JIRA-12")
     history = cli.json("flags", "history", "new-checkout")
