@@ -22,7 +22,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from ff_admin.auth.session import issue_session
 from ff_admin.settings import AdminSettings
@@ -33,6 +40,10 @@ from ff_core.store import DynamoStore
 from tests.conftest import TEST_CREDENTIALS
 
 CHROMIUM = "/usr/bin/chromium"
+# How long an assertion waits for the page to get there (Playwright's default is 5 s): the
+# whole suite runs these last, on a loaded 2-core machine, where a save behind a live
+# refresh took longer than 5 s once.
+expect.set_options(timeout=10_000)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
