@@ -142,11 +142,14 @@ def ofrep_rows(data: dict[str, Any]) -> list[Row]:
         rows.append((label, f"{figures['rps']:,.0f} req/s", detail, target))
     scaling = data.get("two_workers")
     if scaling:
+        one, two = scaling["1_worker"], scaling["2_worker"]
         rows.append(
             (
                 "OFREP bulk, 2 workers / 1 worker",
                 f"{scaling['bulk_speedup']:.2f}x",
-                "unpinned; wrk shares the 2 cores",
+                f"{one['bulk']['rps']:,.0f} -> {two['bulk']['rps']:,.0f} req/s, p99 "
+                f"{two['bulk']['p99_ms']:.1f} ms (trivial {one['trivial']['rps']:,.0f} -> "
+                f"{two['trivial']['rps']:,.0f}); unpinned, wrk shares the 2 cores",
                 "",
             )
         )
