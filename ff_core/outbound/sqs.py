@@ -12,10 +12,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aioboto3
-from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ff_core.settings import Settings
+from ff_core.store.dynamodb import client_config
 
 
 class SqsSink:
@@ -29,11 +29,7 @@ class SqsSink:
     async def open(cls, settings: Settings) -> AsyncIterator[SqsSink]:
         """A client with the store's timeouts and retries, the standard credential chain."""
         assert settings.outbound_sqs_queue_url is not None
-        config = AioConfig(
-            connect_timeout=settings.connect_timeout_s,
-            read_timeout=settings.read_timeout_s,
-            retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
-        )
+        config = client_config(settings)
         session = aioboto3.Session()
         async with session.client(
             "sqs",

@@ -23,7 +23,7 @@ from ff_core.services.checks import (
     check_registry_fields,
     dependents,
 )
-from ff_core.services.writer import Change, Plan, Writer
+from ff_core.services.writer import Change, Plan, Writer, check_version
 from ff_core.store import Page, ProjectState
 from ff_core.validation import validated
 
@@ -97,7 +97,7 @@ class FlagService:
             check_registry(state.project, flag.key, None)
             if flag.key in state.flags:
                 raise AlreadyExists(f"flag {flag.key!r} already exists in project {project!r}")
-            version = await self._next_version(project, flag.key)
+            version = await self._writer.next_version(project, EntityKind.FLAG, flag.key)
             envs = state.project.environment_keys()
             check_environments(state.project, list(flag.environments))
             now = self._writer.clock()
@@ -153,7 +153,7 @@ class FlagService:
             old = _existing(state.flags, key, project)
             check_registry(state.project, key, old)
             check_registry_fields(state.project, old, list(changes))
-            _check_version(old, expected_version)
+            check_version(old, expected_version)
             new = validated(
                 lambda: old.replace(
                     **changes, version=old.version + 1, updated_at=self._writer.clock()
@@ -300,7 +300,7 @@ class FlagService:
             state = await self._store.load_project(project)
             old = _existing(state.flags, key, project)
             check_registry(state.project, key, old)
-            _check_version(old, expected_version)
+            check_version(old, expected_version)
             _refuse_if_needed(key, state.flags, "delete")
             return Change(
                 old=old,
@@ -362,7 +362,11 @@ class FlagService:
                 )
                 change = Change.in_environments(old, new, Action.ROLLED_BACK, entry.environments)
             else:
-                version = old.version + 1 if old else await self._next_version(project, key)
+                version = (
+                    old.version + 1
+                    if old
+                    else await self._writer.next_version(project, EntityKind.FLAG, key)
+                )
                 previous = old.environments if old else {}
                 configs = {
                     env: config.replace(
@@ -408,11 +412,6 @@ class FlagService:
             raise _conflict(key, environment, expected_version, current.version)
         return state, flag, current
 
-    async def _next_version(self, project: str, key: str) -> int:
-        """Versions go on after a delete, so followers never see a recreated flag as older."""
-        newest = (await self._store.list_history(project, EntityKind.FLAG, key, 1)).items
-        return newest[0].version + 1 if newest else 1
-
     async def _flag(
         self,
         actor: Actor,
@@ -447,16 +446,6 @@ def _existing(flags: dict[str, Flag], key: str, project: str) -> Flag:
     if flag is None:
         raise NotFound(f"flag {key!r} not found in project {project!r}", entity="flag", key=key)
     return flag
-
-
-def _check_version(flag: Flag, expected: int | None) -> None:
-    if expected is not None and flag.version != expected:
-        raise VersionConflict(
-            f"flag {flag.key!r} is at version {flag.version}, not {expected}; "
-            "reload it and apply your change again",
-            expected=expected,
-            current=flag.version,
-        )
 
 
 def _conflict(key: str, environment: str, expected: int, current: int) -> VersionConflict:

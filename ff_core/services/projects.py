@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ff_core.errors import AlreadyExists, InvalidDefinition, NotFound, VersionConflict
+from ff_core.errors import AlreadyExists, InvalidDefinition, NotFound
 from ff_core.models import Action, Actor, EntityKind, Environment, Project
-from ff_core.services.writer import Change, Writer
+from ff_core.services.writer import Change, Writer, check_version
 from ff_core.validation import validated
 
 PROJECT_FIELDS = frozenset({"name", "description", "registry_enforced", "tenant_attribute"})
@@ -108,12 +108,7 @@ class ProjectService:
 
         async def plan() -> Change | None:
             old = await self._store.get_project(project)
-            if expected_version is not None and old.version != expected_version:
-                raise VersionConflict(
-                    f"project {project!r} is at version {old.version}, not {expected_version}",
-                    expected=expected_version,
-                    current=old.version,
-                )
+            check_version(old, expected_version)
             if all(getattr(old, k) == v for k, v in changes.items()):
                 return None
             new = validated(lambda: old.replace(**changes, version=old.version + 1), "project")

@@ -177,7 +177,7 @@ class RegistryService:
             if old is not None:
                 outcome = _update(old, want, state, now)
                 return None if outcome is None else outcome[0]
-            version = await self._next_version(state.project.key, want.key)
+            version = await self._writer.next_version(state.project.key, EntityKind.FLAG, want.key)
             envs = state.project.environment_keys()
             configs = {env: default_config(want, env, version) for env in envs}
             new = validated(
@@ -266,11 +266,6 @@ class RegistryService:
             return 0
         view.wrote(entity, key, written)
         return 1
-
-    async def _next_version(self, project: str, key: str) -> int:
-        """Versions go on after a delete, so followers never see a recreated flag as older."""
-        newest = (await self._store.list_history(project, EntityKind.FLAG, key, 1)).items
-        return newest[0].version + 1 if newest else 1
 
 
 class _View:

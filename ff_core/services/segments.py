@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ff_core.errors import AlreadyExists, InvalidDefinition, NotFound, VersionConflict
+from ff_core.errors import AlreadyExists, InvalidDefinition, NotFound
 from ff_core.models import Action, Actor, EntityKind, Segment
 from ff_core.services.checks import segment_users
-from ff_core.services.writer import Change, Writer
+from ff_core.services.writer import Change, Writer, check_version
 from ff_core.validation import validated
 
 
@@ -47,13 +47,7 @@ class SegmentService:
                         entity="segment",
                         key=segment.key,
                     )
-                if old.version != expected_version:
-                    raise VersionConflict(
-                        f"segment {segment.key!r} is at version {old.version}, "
-                        f"not {expected_version}",
-                        expected=expected_version,
-                        current=old.version,
-                    )
+                check_version(old, expected_version)
             version = 1 if old is None else old.version + 1
             new = validated(lambda: segment.replace(version=version), "segment")
             action = Action.CREATED if old is None else Action.UPDATED

@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from ff_core.errors import InvalidDefinition, NotFound, VersionConflict
+from ff_core.errors import InvalidDefinition, NotFound
 from ff_core.models import Action, Actor, EntityKind, Flag, Tenant, TenantValue
 from ff_core.services.checks import check_environments
-from ff_core.services.writer import Change, Writer
+from ff_core.services.writer import Change, Writer, check_version
 from ff_core.store import Page, ProjectState
 from ff_core.tenancy import orphaned
 from ff_core.validation import validated
@@ -145,7 +145,7 @@ class TenantService:
                 for flag in _registry_flags(state)
                 if flag.registry is not None
             }
-            version = await self._next_version(project, key)
+            version = await self._writer.next_version(project, EntityKind.TENANT, key)
             new = validated(
                 lambda: Tenant(
                     key=key,
@@ -189,7 +189,7 @@ class TenantService:
             state = await self._store.load_project(project)
             check_environments(state.project, [environment])
             old = _tenant(state, key)
-            _check_version(old, expected_version)
+            check_version(old, expected_version)
             flag = _registry_flag(state, flag_key)
             if variant not in flag.variants:
                 raise InvalidDefinition(
@@ -231,7 +231,7 @@ class TenantService:
             state = await self._store.load_project(project)
             check_environments(state.project, [environment])
             old = _tenant(state, key)
-            _check_version(old, expected_version)
+            check_version(old, expected_version)
             if old.value(flag_key, environment) is None:
                 return None
             values = {e: v for e, v in old.state[flag_key].items() if e != environment}
@@ -293,7 +293,7 @@ class TenantService:
         async def plan() -> Change:
             state = await self._store.load_project(project)
             old = _tenant(state, key)
-            _check_version(old, expected_version)
+            check_version(old, expected_version)
             return Change(old, None, Action.DELETED, tuple(state.project.environment_keys()))
 
         request = {"op": "delete", "expected": expected_version}
@@ -344,11 +344,6 @@ class TenantService:
         )
         assert written is None or isinstance(written, Tenant)
         return written
-
-    async def _next_version(self, project: str, key: str) -> int:
-        """Versions go on after an offboarding, so followers never see a tenant as older."""
-        newest = (await self._store.list_history(project, EntityKind.TENANT, key, 1)).items
-        return newest[0].version + 1 if newest else 1
 
 
 def _registry_flags(state: ProjectState) -> list[Flag]:
@@ -411,13 +406,3 @@ def value_for(flag: Flag, environment: str, tenant: Tenant) -> TenantFlagValue:
 def _check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidDefinition(f"limit: between 1 and {MAX_PAGE}", field="limit")
-
-
-def _check_version(tenant: Tenant, expected: int | None) -> None:
-    if expected is not None and tenant.version != expected:
-        raise VersionConflict(
-            f"tenant {tenant.key!r} is at version {tenant.version}, not {expected}; "
-            "reload it and apply your change again",
-            expected=expected,
-            current=tenant.version,
-        )

@@ -137,11 +137,29 @@ class Writer:
             f"{entity.value} {key!r} keeps changing; retry", expected=0, current=None
         )
 
+    async def next_version(self, project: str, entity: EntityKind, key: str) -> int:
+        """The version of ``key`` when it is created: versions go on after a delete, so
+        followers never see a recreated flag or tenant as older than the one deleted."""
+        newest = (await self.store.list_history(project, entity, key, 1)).items
+        return newest[0].version + 1 if newest else 1
+
     async def _written_by(
         self, project: str, entity: EntityKind, key: str, history_id: str
     ) -> Entity | None:
         entry = await self.store.get_history_entry(project, entity, key, history_id)
         return None if entry.new is None else _MODELS[entity].model_validate(entry.new)
+
+
+def check_version(entity: Entity, expected: int | None) -> None:
+    """Optimistic concurrency: ``entity`` must still be at the version the caller read."""
+    if expected is not None and entity.version != expected:
+        kind = type(entity).__name__.lower()
+        raise VersionConflict(
+            f"{kind} {entity.key!r} is at version {entity.version}, not {expected}; "
+            "reload it and apply your change again",
+            expected=expected,
+            current=entity.version,
+        )
 
 
 def _fingerprint(entity: EntityKind, key: str, request: Mapping[str, Any]) -> str:

@@ -83,6 +83,16 @@ def translate(exc: ClientError | BotoCoreError, table: str) -> FFError:
     return StoreUnavailable(f"DynamoDB is unreachable ({type(exc).__name__})")
 
 
+def client_config(settings: Settings) -> AioConfig:
+    """Explicit timeouts and botocore's standard retry mode (its defaults wait 60 s): for
+    the store's client and every other AWS client ff opens (the SQS sink)."""
+    return AioConfig(
+        connect_timeout=settings.connect_timeout_s,
+        read_timeout=settings.read_timeout_s,
+        retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
+    )
+
+
 class DynamoStore:
     def __init__(self, client: DynamoDBClient, settings: Settings) -> None:
         self._client = client
@@ -105,11 +115,7 @@ class DynamoStore:
     async def open(
         cls, settings: Settings, *, credentials: tuple[str, str] | None = None
     ) -> AsyncIterator[DynamoStore]:
-        config = AioConfig(
-            connect_timeout=settings.connect_timeout_s,
-            read_timeout=settings.read_timeout_s,
-            retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
-        )
+        config = client_config(settings)
         extra: dict[str, Any] = {}
         if credentials is not None:
             extra = {"aws_access_key_id": credentials[0], "aws_secret_access_key": credentials[1]}
