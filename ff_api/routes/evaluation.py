@@ -153,7 +153,10 @@ async def ofrep_bulk(request: Request) -> Response:
     behind that reads the change log first, so it never answers 304 with stale values.
     """
     state, key, env, seq = await _environment(request)
-    wanted = request.query_params.get("flagConfigEtag", "")
+    # Parsing the query string costs more than the check; a refetch prompted by us has one.
+    wanted = ""
+    if request.scope["query_string"]:
+        wanted = request.query_params.get("flagConfigEtag", "")
     if wanted.isdigit() and int(wanted) > seq:
         await state.snapshots.refresh(key.project)
         state, key, env, seq = await _environment(request)
