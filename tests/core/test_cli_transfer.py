@@ -8,39 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
-from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
-from ff_core import cli_transfer, transfer
+from ff_core import transfer
+from ff_core.cli import app
 from ff_core.models import Actor, ActorKind
 from ff_core.settings import Settings
 from ff_core.store import DynamoStore
-from tests.conftest import TEST_CREDENTIALS
+from tests.conftest import TEST_CREDENTIALS, moto_server
 from tests.core.transfer_support import SOURCE, answers, histories, project_items, seed
 
-app = typer.Typer()
-app.command("export")(cli_transfer.export)
-app.command("import")(cli_transfer.import_)
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def other_endpoint() -> Iterator[str]:
     """A second DynamoDB server: where the project moves to."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 def env_for(settings: Settings) -> dict[str, str]:
