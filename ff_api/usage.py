@@ -36,6 +36,10 @@ _CONCURRENCY = 8
 # The last flush at shutdown waits no longer: the store may be what is failing.
 SHUTDOWN_FLUSH_S = 10.0
 MAX_REPORTED_FLAGS = 1_000
+# Distinct bulk answers counted whole before they are expanded into per-flag counts. Each
+# holds its results (and a new context makes a new one): unbounded until the flush, a
+# minute of new contexts kept ~40,000 answers alive for full collections to walk.
+MAX_ANSWERS = 1_024
 MAX_REPORTED_COUNT = 100_000_000
 
 Served = tuple[str, str, str, str]  # project, environment, flag, reason
@@ -82,7 +86,10 @@ class UsageRecorder:
 
     def record_answer(self, answer: Answer) -> None:
         """A bulk answer served: one increment, however many flags it holds."""
-        self._answers[answer] = self._answers.get(answer, 0) + 1
+        answers = self._answers
+        answers[answer] = answers.get(answer, 0) + 1
+        if len(answers) > MAX_ANSWERS:
+            self._take_answers()
 
     def _take_answers(self) -> None:
         answers, self._answers = self._answers, {}

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from ff_api.bulk import BulkAnswers
-from ff_api.usage import UsageRecorder
+from ff_api.usage import MAX_ANSWERS, UsageRecorder
 from ff_core.demo import representative_config, representative_flag
 from ff_core.evaluation import CompiledEnvironment, evaluate
 from ff_core.models import ApiKey, Clause, EnvironmentConfig, KeyKind, Operator, Rule, Serve
@@ -169,3 +169,24 @@ async def test_usage__answers_recorded_whole__expanded_per_flag_and_reason() -> 
     assert usage.pending() == 2  # two flags of one environment await the flush
     assert await usage.flush() == 2
     assert usage.served() == expected  # flushed counts stay in the metric's totals
+
+
+def test_usage__many_distinct_answers__expanded_before_the_flush_counts_unchanged() -> None:
+    # A new context per request makes a new answer each time; counted whole until the flush,
+    # they would all stay alive for a minute (memory, and full collections walking them).
+    usage = UsageRecorder(MemoryStore(), flush_s=60)
+    bulk, env = BulkAnswers(), environment()
+    contexts = [{"targeting_key": f"user-{i}", "country": "DE"} for i in range(MAX_ANSWERS * 3)]
+    answers = [bulk.answer(key(), env, 7, c, canonical(c), NOW)[0] for c in contexts]
+
+    for answer in answers:
+        usage.record_answer(answer)
+
+        assert len(usage._answers) <= MAX_ANSWERS
+    expected: dict[tuple[str, str, str, str], int] = {}
+    for answer in answers:
+        for r in answer.results:
+            label = ("demo", "production", r.key, r.reason.value)
+            expected[label] = expected.get(label, 0) + 1
+    assert usage.served() == expected
+    assert sum(expected.values()) == len(answers) * len(env.flags)
