@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -12,9 +11,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from ff_api import openapi
+from ff_api import collector, openapi
 from ff_api.access import AccessLogMiddleware
 from ff_api.auth import KeyAuthenticator
+from ff_api.collector import FreezingCollector
 from ff_api.errors import HANDLERS
 from ff_api.hub import Hub
 from ff_api.metrics import Metrics
@@ -32,22 +32,30 @@ from ff_core.store import Store
 
 
 def serving_app(settings: ApiSettings | None = None) -> Starlette:
-    """``create_app``, then everything alive so far frozen out of the garbage collector:
-    what ``ff api`` serves (a factory for uvicorn too).
+    """``create_app``, then everything alive so far frozen out of the garbage collector,
+    and again once its lifespan has started, and from then on on a schedule of its own
+    (ff_api/collector.py): what ``ff api`` serves (a uvicorn factory too).
 
-    Modules, the app and settings live as long as the process; frozen, they are no longer
-    scanned by full collections, which otherwise pause the event loop ~100 ms (106,000
-    objects after imports) every few thousand requests: the latency tail. Not done in
-    ``create_app``: tests build many apps in one process, and frozen cycles are never freed.
+    Modules, the app, settings and what the lifespan opens (the store's aioboto3 client
+    with botocore's service model: ~28,000 objects more) live as long as the process;
+    frozen, full collections no longer scan them. Unfrozen, the imports alone (~110,000
+    objects) made each full collection pause the event loop ~50 ms: the latency tail.
+    Not done in ``create_app``: tests build many apps in one process, and frozen cycles
+    are never freed.
     """
-    app = create_app(settings)
-    gc.collect()
-    gc.freeze()
+    app = create_app(settings, freeze_after_start=True)
+    collector.freeze()
     return app
 
 
-def create_app(settings: ApiSettings | None = None, *, store: Store | None = None) -> Starlette:
-    """The evaluation and management API. ``store`` overrides the configured one (tests)."""
+def create_app(
+    settings: ApiSettings | None = None,
+    *,
+    store: Store | None = None,
+    freeze_after_start: bool = False,
+) -> Starlette:
+    """The evaluation and management API. ``store`` overrides the configured one (tests);
+    ``freeze_after_start`` is ``serving_app``'s."""
     settings = settings or ApiSettings()
     metrics = Metrics()  # per app: tests build many
 
@@ -82,6 +90,10 @@ def create_app(settings: ApiSettings | None = None, *, store: Store | None = Non
             tasks = [follower]
             if settings.usage_flush_s:  # 0: usage recording is off
                 tasks.append(asyncio.create_task(usage.run(), name="ff-usage-flush"))
+            if freeze_after_start:
+                collector.freeze()
+                # Keeps streams opened later out of full collections too (ff_api/collector.py).
+                tasks.append(asyncio.create_task(FreezingCollector().run(), name="ff-gc"))
             try:
                 yield
             finally:
