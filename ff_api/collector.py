@@ -2,11 +2,12 @@
 
 CPython starts a full collection whenever the objects that survived since the last one
 exceed a quarter of the long-lived ones, and a full collection walks every tracked
-object. An API process holding 10,000 open streams holds ~1.5 M such objects (a stream's
-task, coroutines, futures, uvicorn's and Starlette's per-connection state), and every
-change it fans out leaves a few new ones per stream (the next wait's future, the batch
-just sent): measured with 10,000 subscribers, a full collection every ~7 s of writes,
-each pausing the event loop 1.1-1.4 s, which was the whole p99 of change propagation.
+object. An API process holding 10,000 open streams holds ~2.7 M such objects (~270 a
+stream: its tasks, the middleware chain's suspended coroutines and closures, futures,
+uvicorn's and Starlette's per-connection state), and every change it fans out leaves a
+few new ones per stream (the next wait's future, the batch just sent): measured with
+10,000 subscribers, a full collection every ~7 s of writes, each pausing the event loop
+1.1-1.4 s, which was most of the p99 of change propagation.
 
 So ``serving_app`` freezes what is alive once started (``gc.freeze``: CPython's
 permanent generation, which collections skip; refcounting still frees those objects),
