@@ -14,7 +14,6 @@ from starlette.middleware.cors import CORSMiddleware
 from ff_api import collector, openapi
 from ff_api.access import AccessLogMiddleware
 from ff_api.auth import KeyAuthenticator
-from ff_api.collector import FreezingCollector
 from ff_api.errors import HANDLERS
 from ff_api.hub import Hub
 from ff_api.metrics import Metrics
@@ -93,7 +92,7 @@ def create_app(
             if freeze_after_start:
                 collector.freeze()
                 # Keeps streams opened later out of full collections too (ff_api/collector.py).
-                tasks.append(asyncio.create_task(FreezingCollector().run(), name="ff-gc"))
+                tasks.append(asyncio.create_task(collector.FreezingCollector().run(), name="ff-gc"))
             try:
                 yield
             finally:

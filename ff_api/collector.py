@@ -36,10 +36,12 @@ FREEZE_OBJECTS = 50_000
 FULL_INTERVAL_S = 600.0
 
 
-def freeze() -> None:
-    """One full collection, then everything alive frozen out of later collections."""
-    gc.collect()
+def freeze() -> int:
+    """One full collection, then everything alive frozen out of later collections; the
+    number of objects the collection freed."""
+    freed = gc.collect()
     gc.freeze()
+    return freed
 
 
 class FreezingCollector:
@@ -61,8 +63,7 @@ class FreezingCollector:
         if time.monotonic() - self._last_full >= self.full_interval_s:
             started = time.perf_counter()
             gc.unfreeze()
-            freed = gc.collect()
-            gc.freeze()
+            freed = freeze()
             self._last_full = time.monotonic()
             self.full_collections += 1
             log.info(
