@@ -15,6 +15,7 @@ from ff_api import collector, openapi
 from ff_api.access import AccessLogMiddleware
 from ff_api.auth import KeyAuthenticator
 from ff_api.errors import HANDLERS
+from ff_api.event_stream import watch_shutdown
 from ff_api.hub import Hub
 from ff_api.metrics import Metrics
 from ff_api.ratelimit import RateLimiter, RateLimitMiddleware
@@ -68,7 +69,7 @@ def create_app(
             )
             secret = keys.load_secret(settings)
             snapshots = Snapshots(active, settings.poll_interval_s)
-            hub = Hub(settings.subscriber_queue_size)
+            hub = Hub(settings.subscriber_queue_size, ping_s=settings.sse_ping_s)
             snapshots.add_listener(hub.publish)
             usage = UsageRecorder(active, settings.usage_flush_s)
             metrics.watch(hub, snapshots, usage)
@@ -86,7 +87,8 @@ def create_app(
             # Webhooks and the SQS sink (FF_OUTBOUND_ENABLED); stopped when the stack closes.
             await stack.enter_async_context(start_outbound(active, settings, key_secret=secret))
             follower = asyncio.create_task(snapshots.follow_forever(), name="ff-change-follower")
-            tasks = [follower]
+            # Open streams end when uvicorn begins to shut down (ff_api/event_stream.py).
+            tasks = [follower, asyncio.create_task(watch_shutdown(hub), name="ff-sse-shutdown")]
             if settings.usage_flush_s:  # 0: usage recording is off
                 tasks.append(asyncio.create_task(usage.run(), name="ff-usage-flush"))
             if freeze_after_start:

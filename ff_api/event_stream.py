@@ -1,45 +1,90 @@
-"""sse-starlette's response, with a way for the hub to end it: streams it dropped.
+"""sse-starlette's response served by one task a stream, with a way for the hub to end it.
 
-A client that stops reading (its socket buffers full) leaves the response waiting in
-``send``: uvicorn waits for the buffers to drain. Its event generator is suspended there,
-so it cannot see that the hub dropped it; cancelling the whole response is the way out.
-uvicorn then closes the connection (logging that the response did not complete) and the
-client, if it ever reads again, reconnects with ``Last-Event-ID``.
+sse-starlette runs every response as an anyio task group with four tasks: the events,
+pings, a server-shutdown listener and a client-disconnect listener. With 10,000 streams
+open that is 50,000 tasks, ~15 KB and ~100 objects for the garbage collector a stream
+(bench/README.md). Here the request's own task sends the events (sse-starlette's
+``_stream_response``: its encoding, headers and end of stream), and one small task
+awaits the client's disconnect. The other two are shared by all streams:
 
-One cancel scope per stream, not a per-send timeout (sse-starlette's ``send_timeout``):
+- keep-alive pings come from the stream's hub subscriber (one timer each, no task:
+  ``ff_api.hub``), so the event generators yield ``PING`` when ``get`` returns it;
+- server shutdown is one watcher for the process (``watch_shutdown``, started by the
+  lifespan), which waits on sse-starlette's own shutdown signal (uvicorn's exit flag,
+  ``AppStatus.should_exit``) and ends every stream through the hub.
+
+Ending a stream is cancelling it (``stop``): a client that stops reading (its socket
+buffers full) leaves the response waiting in ``send``, where its generator cannot see
+that the hub dropped it. uvicorn then closes the connection (logging that the response
+did not complete) and the client, if it ever reads again, reconnects with
+``Last-Event-ID``.
+
+One cancel scope a stream, not a per-send timeout (sse-starlette's ``send_timeout``):
 that arms a timer around every send, which at 10,000 subscribers doubles the cost of
-each event's fan-out. Without a timeout, sse-starlette still enters a cancel scope around
+each event's fan-out. Without a timeout sse-starlette still enters a cancel scope around
 each send (~20 % of the API's CPU in the fan-out); the subclass skips it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
-from sse_starlette import EventSourceResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import Message, Receive, Scope, Send
+
+from ff_api.hub import Hub
 
 Events = Callable[[Callable[[], None]], AsyncIterator[Any]]
 
+# A comment line: EventSource ignores it, proxies see traffic. Encoded once.
+PING_EVENT = ServerSentEvent(comment="ping").encode()
 
-def event_stream(events: Events, ping_s: float) -> EventSourceResponse:
+
+def event_stream(events: Events) -> EventSourceResponse:
     """A response streaming ``events(stop)``; calling ``stop()`` ends it, sending or not."""
     stop = anyio.CancelScope()
-    return _Stoppable(events(stop.cancel), stop, ping=ping_s)
+    return _OneTask(events(stop.cancel), stop)
 
 
-class _Stoppable(EventSourceResponse):
-    def __init__(self, content: AsyncIterator[Any], stop: anyio.CancelScope, ping: float) -> None:
-        super().__init__(content, ping=ping)
+async def watch_shutdown(hub: Hub) -> None:
+    """End every stream once the server begins to shut down (uvicorn's SIGTERM/SIGINT).
+
+    sse-starlette's signal: its ``AppStatus`` flag, set by its patch of uvicorn's exit
+    handler, or uvicorn's own ``should_exit`` (polled every 0.5 s by its watcher). One
+    listener for the process instead of one task a stream; uvicorn then waits for the
+    streams' requests to finish, which they do at once."""
+    await EventSourceResponse._listen_for_exit_signal()
+    hub.close()
+
+
+class _OneTask(EventSourceResponse):
+    def __init__(self, content: AsyncIterator[Any], stop: anyio.CancelScope) -> None:
+        super().__init__(content, ping=0)  # pings: the hub's (see the module docstring)
         self._stop = stop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "HEAD":
+            await super().__call__(scope, receive, send)  # headers only, no stream
+            return
         with self._stop:
-            await super().__call__(scope, receive, send)
+            listener = asyncio.ensure_future(self._until_disconnect(receive))
+            try:
+                await self._stream_response(send)
+            finally:
+                listener.cancel()
+        if self.background is not None:
+            await self.background()
+
+    async def _until_disconnect(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self.active = False
+        self._stop.cancel()
 
     async def _send_with_timeout(self, send: Send, message: Message) -> None:
-        # sse-starlette 3.7 sends every event and ping through this method; with no
+        # sse-starlette 3.7 sends every event through this method; with no
         # ``send_timeout`` its ``move_on_after(None)`` scope is pure cost.
         await send(message)

@@ -5,6 +5,9 @@ emptied, so it never slows the others and never holds more than ``queue_size`` b
 A dropped stream ends: its ``on_drop`` cancels the response, which may be stuck sending
 to a client that stopped reading (its socket buffers full), so that it cannot wait for
 the next batch and return by itself.
+
+Each subscriber also keeps its stream alive: a timer (no task) that, every ``ping_s``,
+has its next ``get`` return ``PING``, which the stream sends as a comment line.
 """
 
 from __future__ import annotations
@@ -19,16 +22,40 @@ from ff_core.models import ChangeEntry
 Batch = tuple[ProjectSnapshot, list[ChangeEntry]]
 
 
+class Ping:
+    """What ``Subscriber.get`` returns when the stream is due a keep-alive comment."""
+
+    __slots__ = ()
+
+
+PING = Ping()
+
+
 class Subscriber:
     """One stream's pending batches: a bounded FIFO with at most one waiting reader.
 
     Not an ``asyncio.Queue``: that holds four deques and an ``Event`` (~2.5 KB), and a
-    process may hold 10,000 idle streams; this is a list and a future while one waits."""
+    process may hold 10,000 idle streams; this is a list and a future while one waits,
+    and a timer for its pings."""
 
-    __slots__ = ("_bound", "_waiter", "batches", "dropped", "on_drop", "project")
+    __slots__ = (
+        "_bound",
+        "_ping_due",
+        "_ping_s",
+        "_timer",
+        "_waiter",
+        "batches",
+        "dropped",
+        "on_drop",
+        "project",
+    )
 
     def __init__(
-        self, project: str, queue_size: int, on_drop: Callable[[], object] | None = None
+        self,
+        project: str,
+        queue_size: int,
+        on_drop: Callable[[], object] | None = None,
+        ping_s: float | None = None,
     ) -> None:
         self.project = project
         self.on_drop = on_drop
@@ -36,6 +63,11 @@ class Subscriber:
         self.dropped = False
         self._bound = queue_size
         self._waiter: asyncio.Future[None] | None = None
+        self._ping_s = ping_s
+        self._ping_due = False
+        self._timer: asyncio.TimerHandle | None = None
+        if ping_s is not None:
+            self._timer = asyncio.get_running_loop().call_later(ping_s, self._ping)
 
     def offer(self, batch: Batch) -> bool:
         """Queue a batch; False when ``queue_size`` batches are already waiting."""
@@ -53,11 +85,21 @@ class Subscriber:
         if self.on_drop is not None:
             self.on_drop()
 
-    async def get(self) -> Batch | None:
-        """The next batch, waiting for one; None once dropped (the stream then ends)."""
+    def close(self) -> None:
+        """No more pings (the stream ended)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    async def get(self) -> Batch | Ping | None:
+        """The next batch, waiting for one; ``PING`` when a keep-alive is due (batches
+        first); None once dropped (the stream then ends)."""
         while not self.batches:
             if self.dropped:
                 return None
+            if self._ping_due:
+                self._ping_due = False
+                return PING
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
@@ -69,19 +111,36 @@ class Subscriber:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
+    def _ping(self) -> None:
+        assert self._ping_s is not None
+        self._ping_due = True
+        self._wake()
+        self._timer = asyncio.get_running_loop().call_later(self._ping_s, self._ping)
+
 
 class Hub:
-    def __init__(self, queue_size: int = 256) -> None:
+    """Subscribers by project. ``ping_s``: each subscriber's keep-alive interval (None:
+    no pings)."""
+
+    def __init__(self, queue_size: int = 256, ping_s: float | None = None) -> None:
         self._queue_size = queue_size
+        self._ping_s = ping_s
         self._subscribers: defaultdict[str, set[Subscriber]] = defaultdict(set)
 
     def subscribe(self, project: str, on_drop: Callable[[], object] | None = None) -> Subscriber:
-        subscriber = Subscriber(project, self._queue_size, on_drop)
+        subscriber = Subscriber(project, self._queue_size, on_drop, self._ping_s)
         self._subscribers[project].add(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers[subscriber.project].discard(subscriber)
+        subscriber.close()
+
+    def close(self) -> None:
+        """End every stream (the server is shutting down)."""
+        for subscribers in list(self._subscribers.values()):
+            for subscriber in list(subscribers):
+                self._drop(subscriber)
 
     def count(self) -> int:
         return sum(len(s) for s in self._subscribers.values())

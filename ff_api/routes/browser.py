@@ -46,7 +46,8 @@ from starlette.routing import Route
 from ff_api.auth import raw_key
 from ff_api.context import InvalidContext, evaluation_context, read_json
 from ff_api.errors import BadRequest
-from ff_api.event_stream import event_stream
+from ff_api.event_stream import PING_EVENT, event_stream
+from ff_api.hub import Ping
 from ff_api.routes.sdk import event, last_event_id
 from ff_api.snapshots import ProjectSnapshot
 from ff_api.state import ApiState, state_of
@@ -242,9 +243,7 @@ async def browser_stream(request: Request) -> Response:
     resume = last_event_id(request)
     # Refuse an environment that no longer exists now, as JSON, not mid-stream.
     (await state.snapshots.get(viewer.project)).environment(viewer.environment)
-    return event_stream(
-        lambda stop: value_events(state, viewer, resume, stop), state.settings.sse_ping_s
-    )
+    return event_stream(lambda stop: value_events(state, viewer, resume, stop))
 
 
 async def _viewer(request: Request, state: ApiState) -> Viewer:
@@ -302,7 +301,7 @@ async def _token_viewer(state: ApiState, token: str) -> Viewer:
 
 async def value_events(
     state: ApiState, viewer: Viewer, resume: int | None, stop: Callable[[], None] | None = None
-) -> AsyncIterator[ServerSentEvent]:
+) -> AsyncIterator[ServerSentEvent | bytes]:
     # Subscribe before reading the snapshot: a change applied in between is then queued.
     subscriber = state.hub.subscribe(viewer.project, on_drop=stop)
     try:
@@ -323,6 +322,9 @@ async def value_events(
             batch = await subscriber.get()
             if batch is None:
                 return  # dropped: too slow; the client reconnects with its last id
+            if isinstance(batch, Ping):
+                yield PING_EVENT
+                continue
             current, _ = batch
             if current.seq <= cursor:
                 continue

@@ -28,7 +28,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ff_api.errors import BadRequest
-from ff_api.event_stream import event_stream
+from ff_api.event_stream import PING_EVENT, event_stream
+from ff_api.hub import Ping
 from ff_api.snapshots import ProjectSnapshot
 from ff_api.state import ApiState, state_of
 from ff_core.limits import MAX_VALUES_PER_TARGET
@@ -169,9 +170,7 @@ async def sdk_stream(request: Request) -> Response:
     state = state_of(request)
     key = await state.auth.request_key(request, (KeyKind.SERVER,))
     resume = last_event_id(request)
-    return event_stream(
-        lambda stop: definition_events(state, key, resume, stop), state.settings.sse_ping_s
-    )
+    return event_stream(lambda stop: definition_events(state, key, resume, stop))
 
 
 async def definition_events(
@@ -194,6 +193,9 @@ async def definition_events(
             batch = await subscriber.get()
             if batch is None:
                 return  # dropped: too slow; the client reconnects with Last-Event-ID
+            if isinstance(batch, Ping):
+                yield PING_EVENT
+                continue
             current, changes = batch
             fresh = [c for c in changes if c.seq > cursor]
             if any(needs_snapshot(c, current) for c in fresh):
