@@ -13,7 +13,7 @@ awaits the client's disconnect. The other two are shared by all streams:
   lifespan), which waits on sse-starlette's own shutdown signal (uvicorn's exit flag,
   ``AppStatus.should_exit``) and ends every stream through the hub.
 
-Ending a stream is cancelling it (``stop``): a client that stops reading (its socket
+Ending a stream is cancelling its task (``stop``): a client that stops reading (its socket
 buffers full) leaves the response waiting in ``send``, where its generator cannot see
 that the hub dropped it. uvicorn then closes the connection (logging that the response
 did not complete) and the client, if it ever reads again, reconnects with
@@ -28,11 +28,13 @@ each send (~20 % of the API's CPU in the fan-out); the subclass skips it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
 from typing import Any
 
-import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from ff_api.hub import Hub
@@ -45,8 +47,23 @@ PING_EVENT = ServerSentEvent(comment="ping").encode()
 
 def event_stream(events: Events) -> EventSourceResponse:
     """A response streaming ``events(stop)``; calling ``stop()`` ends it, sending or not."""
-    stop = anyio.CancelScope()
-    return _OneTask(events(stop.cancel), stop)
+    return _OneTask(events)
+
+
+class StreamRoute:
+    """A streaming route's endpoint as a plain ASGI app: Starlette wraps a request
+    function in two more layers (``request_response`` and its exception handling), whose
+    suspended frames and closures every open stream would hold. An error raised before
+    the stream starts still reaches the app's handlers (its ``ExceptionMiddleware``)."""
+
+    def __init__(self, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        self.__name__ = handler.__name__
+        self.__doc__ = handler.__doc__
+        self._handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._handler(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 async def watch_shutdown(hub: Hub) -> None:
@@ -60,21 +77,50 @@ async def watch_shutdown(hub: Hub) -> None:
     hub.close()
 
 
+class _Unshared:
+    """sse-starlette's send lock, for a response whose events and pings are sent by one
+    task (it holds an anyio ``Lock`` and its deque a stream otherwise)."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+
+_UNSHARED = _Unshared()
+
+
 class _OneTask(EventSourceResponse):
-    def __init__(self, content: AsyncIterator[Any], stop: anyio.CancelScope) -> None:
-        super().__init__(content, ping=0)  # pings: the hub's (see the module docstring)
-        self._stop = stop
+    def __init__(self, events: Events) -> None:
+        super().__init__(events(self.stop), ping=0)  # pings: the hub's (module docstring)
+        self._send_lock = _UNSHARED  # type: ignore[assignment]
+        self._task: asyncio.Task[Any] | None = None
+        self._stopped = False
+
+    def stop(self) -> None:
+        """End the stream: cancel the request's task where it waits, once."""
+        if self._task is not None and not self._stopped:
+            self._stopped = True
+            self._task.cancel()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "HEAD":
             await super().__call__(scope, receive, send)  # headers only, no stream
             return
-        with self._stop:
-            listener = asyncio.ensure_future(self._until_disconnect(receive))
-            try:
-                await self._stream_response(send)
-            finally:
-                listener.cancel()
+        self._task = task = asyncio.current_task()
+        listener = asyncio.ensure_future(self._until_disconnect(receive))
+        try:
+            await self._stream_response(send)
+        except asyncio.CancelledError:
+            # Ours (``stop``): the stream ends here. Anyone else's goes on up.
+            if not self._stopped or task is None or task.uncancel() > 0:
+                raise
+        finally:
+            self._stopped = True  # a later ``stop`` must not cancel the task's next request
+            listener.cancel()
         if self.background is not None:
             await self.background()
 
@@ -82,7 +128,7 @@ class _OneTask(EventSourceResponse):
         while (await receive())["type"] != "http.disconnect":
             pass
         self.active = False
-        self._stop.cancel()
+        self.stop()
 
     async def _send_with_timeout(self, send: Send, message: Message) -> None:
         # sse-starlette 3.7 sends every event through this method; with no

@@ -46,7 +46,7 @@ from starlette.routing import Route
 from ff_api.auth import raw_key
 from ff_api.context import InvalidContext, evaluation_context, read_json
 from ff_api.errors import BadRequest
-from ff_api.event_stream import PING_EVENT, event_stream
+from ff_api.event_stream import PING_EVENT, StreamRoute, event_stream
 from ff_api.hub import Ping
 from ff_api.routes.sdk import event, last_event_id
 from ff_api.snapshots import ProjectSnapshot
@@ -377,7 +377,7 @@ async def example_page(request: Request) -> Response:
 
 routes = [
     Route("/api/v1/stream-tokens", create_stream_token, methods=["POST"]),
-    Route("/api/v1/browser/stream", browser_stream, methods=["GET"], name="browser_stream"),
+    Route("/api/v1/browser/stream", StreamRoute(browser_stream), methods=["GET"]),
     Route("/sdk/ff.js", ff_js, methods=["GET"]),
     Route("/sdk/example", example_page, methods=["GET"]),
 ]

@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ff_api.errors import BadRequest
-from ff_api.event_stream import PING_EVENT, event_stream
+from ff_api.event_stream import PING_EVENT, StreamRoute, event_stream
 from ff_api.hub import Ping
 from ff_api.snapshots import ProjectSnapshot
 from ff_api.state import ApiState, state_of
@@ -231,5 +231,5 @@ async def replay(
 
 routes = [
     Route("/api/v1/sdk/flags", sdk_flags, methods=["GET"]),
-    Route("/api/v1/sdk/stream", sdk_stream, methods=["GET"]),
+    Route("/api/v1/sdk/stream", StreamRoute(sdk_stream), methods=["GET"]),
 ]
