@@ -132,5 +132,10 @@ class _OneTask(EventSourceResponse):
 
     async def _send_with_timeout(self, send: Send, message: Message) -> None:
         # sse-starlette 3.7 sends every event through this method; with no
-        # ``send_timeout`` its ``move_on_after(None)`` scope is pure cost.
+        # ``send_timeout`` its ``move_on_after(None)`` scope is pure cost. The start
+        # line went out before the first event: its headers (~0.6 KB) need not stay.
+        self.raw_headers = _SENT
         await send(message)
+
+
+_SENT: list[tuple[bytes, bytes]] = []
