@@ -197,6 +197,20 @@ def sse_rows(data: dict[str, Any]) -> list[Row]:
     ]
 
 
+def floor_rows(data: dict[str, Any]) -> list[Row]:
+    last = data["last_subscriber_from_first_write_ms"]
+    return [
+        (
+            f"the floor: bare asyncio writes of one {data['event_bytes']:,} B event to "
+            f"{data['subscribers']:,} connections (no HTTP, no ASGI)",
+            f"p99 {_ms(last['p99'])}",
+            f"p50 {_ms(last['p50'])}; {data['server_cpu_ms_per_write']:.0f} ms CPU a write "
+            f"({data['server_cpu_us_per_stream']:.1f} µs a connection)",
+            "",
+        )
+    ]
+
+
 def worst_case_rows(data: dict[str, Any]) -> list[Row]:
     return [
         (
@@ -236,6 +250,9 @@ BENCHES = [
         ("--subscribers", "10000", "--writes", "30"),
         ("--quick",),
         sse_rows,
+    ),
+    Bench(
+        "sse_floor", "fanout_floor.py", (), ("--subscribers", "1000", "--writes", "10"), floor_rows
     ),
     Bench(
         "sse_replicas",

@@ -330,6 +330,7 @@ def profile(pid: int, seconds: float, output: str) -> subprocess.Popen[bytes]:
 SERVERS = {
     "auto": [],  # what uvicorn picks, as `ff api` runs: uvloop and httptools when installed
     "asyncio-h11": ["--loop", "asyncio", "--http", "h11"],
+    "asyncio-httptools": ["--loop", "asyncio", "--http", "httptools"],
     "uvloop-httptools": ["--loop", "uvloop", "--http", "httptools"],
 }
 
