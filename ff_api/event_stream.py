@@ -8,7 +8,7 @@ open that is 50,000 tasks, ~15 KB and ~100 objects for the garbage collector a s
 awaits the client's disconnect. The other two are shared by all streams:
 
 - keep-alive pings come from the stream's hub subscriber (one timer each, no task:
-  ``ff_api.hub``), so the event generators yield ``PING`` when ``get`` returns it;
+  ``ff_api.hub``): its ``get`` returns ``PING`` and the generator yields ``PING_EVENT``;
 - server shutdown is one watcher for the process (``watch_shutdown``, started by the
   lifespan), which waits on sse-starlette's own shutdown signal (uvicorn's exit flag,
   ``AppStatus.should_exit``) and ends every stream through the hub.
@@ -19,7 +19,7 @@ that the hub dropped it. uvicorn then closes the connection (logging that the re
 did not complete) and the client, if it ever reads again, reconnects with
 ``Last-Event-ID``.
 
-One cancel scope a stream, not a per-send timeout (sse-starlette's ``send_timeout``):
+One cancellation a stream, not a per-send timeout (sse-starlette's ``send_timeout``):
 that arms a timer around every send, which at 10,000 subscribers doubles the cost of
 each event's fan-out. Without a timeout sse-starlette still enters a cancel scope around
 each send (~20 % of the API's CPU in the fan-out); the subclass skips it.
