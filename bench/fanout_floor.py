@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -118,25 +119,19 @@ def main() -> int:
         if len(receipts) != args.subscribers:
             raise RuntimeError(f"write {seq}: {len(receipts)} of {args.subscribers} received")
         last.append(max(receipts) / 1e6 - write["started"])
+    cpu = statistics.median(w["cpu_s"] for w in writes)  # the server's, per write
     figures = {
         "machine": stack.machine(),
         "subscribers": args.subscribers,
         "subscriber_processes": args.clients,
         "writes": args.writes,
         "event_bytes": len(chunk(1, args.event_bytes)),
-        "server_cpu_ms_per_write": round(
-            1000 * sorted(w["cpu_s"] for w in writes)[len(writes) // 2], 1
-        ),
-        "server_cpu_us_per_stream": round(
-            1e6 * sorted(w["cpu_s"] for w in writes)[len(writes) // 2] / args.subscribers, 1
-        ),
+        "server_cpu_ms_per_write": round(1000 * cpu, 1),
+        "server_cpu_us_per_stream": round(1e6 * cpu / args.subscribers, 1),
         "last_subscriber_from_first_write_ms": sse_bench.summary_ms(last),
         "subscriber_processes_cpu_ms_per_write": round(1000 * client_cpu / args.writes, 1),
     }
-    print(json.dumps(figures, indent=2))
-    if args.json:
-        with open(args.json, "w") as out:
-            json.dump(figures, out, indent=2)
+    stack.report(figures, args.json)
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import platform
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from eval_bench import staff_config
@@ -282,6 +284,14 @@ def uvicorn_process(
             )
         else:
             os.unlink(log.name)
+
+
+def report(figures: dict[str, Any], path: str | None) -> None:
+    """A benchmark's figures on stdout as JSON, and in ``path`` too when given (``--json``)."""
+    print(json.dumps(figures, indent=2))
+    if path:
+        with open(path, "w") as out:
+            json.dump(figures, out, indent=2)
 
 
 def api_env(settings: Settings, **extra: str) -> dict[str, str]:

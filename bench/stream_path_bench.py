@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import statistics
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -138,10 +137,7 @@ def main() -> int:
     parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH")
     args = parser.parse_args()
     figures = asyncio.run(run(args.streams, args.writes))
-    print(json.dumps(figures, indent=2))
-    if args.json:
-        with open(args.json, "w") as out:
-            json.dump(figures, out, indent=2)
+    stack.report(figures, args.json)
     return 0
 
 
