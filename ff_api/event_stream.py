@@ -28,8 +28,8 @@ each send (~20 % of the API's CPU in the fan-out); the subclass skips it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from types import TracebackType
 from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -77,26 +77,12 @@ async def watch_shutdown(hub: Hub) -> None:
     hub.close()
 
 
-class _Unshared:
-    """sse-starlette's send lock, for a response whose events and pings are sent by one
-    task (it holds an anyio ``Lock`` and its deque a stream otherwise)."""
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
-
-
-_UNSHARED = _Unshared()
-
-
 class _OneTask(EventSourceResponse):
     def __init__(self, events: Events) -> None:
         super().__init__(events(self.stop), ping=0)  # pings: the hub's (module docstring)
-        self._send_lock = _UNSHARED  # type: ignore[assignment]
+        # One task sends everything: sse-starlette's send lock (an anyio ``Lock`` and its
+        # deque a stream) guards nothing here.
+        self._send_lock = contextlib.nullcontext()  # type: ignore[assignment]
         self._task: asyncio.Task[Any] | None = None
         self._stopped = False
 
@@ -127,7 +113,6 @@ class _OneTask(EventSourceResponse):
     async def _until_disconnect(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
-        self.active = False
         self.stop()
 
     async def _send_with_timeout(self, send: Send, message: Message) -> None:

@@ -55,12 +55,9 @@ class Events:
         finally:
             self.closed = True
 
-    def factory(self, stop: Callable[[], None]) -> AsyncIterator[Any]:
-        return self(stop)
-
 
 async def _started(events: Events, client: Client) -> asyncio.Task[None]:
-    response = event_stream(events.factory)
+    response = event_stream(events)
     task = asyncio.create_task(response(dict(SCOPE), client.receive, client.send))
     await asyncio.wait_for(client.first_event.wait(), 5)
     return task
@@ -106,7 +103,7 @@ async def test_stream__cancelled_from_outside__the_cancellation_goes_on_up() -> 
 
 async def test_stream__head__headers_only_and_no_events() -> None:
     events, client = Events(), Client()
-    response = event_stream(events.factory)
+    response = event_stream(events)
 
     await asyncio.wait_for(response({**SCOPE, "method": "HEAD"}, client.receive, client.send), 5)
 
