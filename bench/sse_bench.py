@@ -80,8 +80,9 @@ FROZEN_RCVBUF = 4096  # the kernel's minimum is about this; it doubles it for bo
 class Subscriber(asyncio.Protocol):
     """One SSE connection: timestamps each event id as the read that carried it returns.
 
-    Event ids are found in the raw bytes (``\\nid: <n>\\r\\n``; sse-starlette sends each
-    event as one chunk, so a chunk-size line never splits one); only complete events count.
+    Event ids are found in the raw bytes (``\\nid: <n>\\r\\n``; the API sends each event,
+    or a batch's events, as one chunk, so a chunk-size line never splits one); only
+    complete events count.
     """
 
     def __init__(self, seen: Callable[[int], None], frozen: bool = False) -> None:
@@ -120,7 +121,8 @@ class Subscriber(asyncio.Protocol):
         if complete < 0:
             self._tail = data
             return
-        self._tail = data[complete + 4 :]
+        # The tail keeps the blank line's last CRLF: the next event's id line starts a line.
+        self._tail = data[complete + 2 :]
         for match in _ID.finditer(data, 0, complete + 2):
             seq = int(match.group(1))
             if seq in self.receipts:

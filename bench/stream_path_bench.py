@@ -9,7 +9,9 @@ last one has sent, per stream (median of ``--writes`` publishes), for:
 - ``task + generator``: the same through an async generator, as the routes' event
   generators are;
 - ``ff stream``: ff's stream response (``ff_api.event_stream.event_stream``: the hub,
-  the generator, sse-starlette's loop) called as an ASGI app.
+  the generator, sse-starlette's loop) called as an ASGI app: the way its live events
+  take under any server but uvicorn, and the one they took before they went straight
+  to uvicorn's connections (``Stream.live``).
 
 With a server, add uvicorn's ``send`` (h11 framing, flow control), the middleware's send
 wrappers and the socket write (bench/fanout_floor.py): bench/sse_bench.py's figure.
@@ -30,7 +32,7 @@ from typing import Any
 import stack
 from starlette.types import Message
 
-from ff_api.event_stream import event_stream
+from ff_api.event_stream import Stream, event_stream
 from ff_api.hub import Hub, Ping
 
 SCOPE = {"type": "http", "method": "GET", "path": "/stream", "headers": []}
@@ -98,15 +100,11 @@ async def generator_task(hub: Hub, counter: Counter) -> None:
 
 
 async def ff_stream(hub: Hub, counter: Counter) -> None:
-    async def events(stop: Callable[[], None]) -> AsyncIterator[Any]:
-        subscriber = hub.subscribe("p", on_drop=stop)
+    async def events(stream: Stream) -> AsyncIterator[Any]:
+        subscriber = hub.subscribe("p", on_drop=stream.stop)
         try:
-            while True:
-                batch = await subscriber.get()
-                if batch is None:
-                    return
-                if not isinstance(batch, Ping):
-                    yield batch[1]
+            async for chunk in stream.live(subscriber, lambda batch: [batch[1]]):
+                yield chunk
         finally:
             hub.unsubscribe(subscriber)
 

@@ -15,7 +15,7 @@ from ff_api import collector, openapi
 from ff_api.access import AccessLogMiddleware
 from ff_api.auth import KeyAuthenticator
 from ff_api.errors import HANDLERS
-from ff_api.event_stream import watch_shutdown
+from ff_api.event_stream import App, watch_shutdown
 from ff_api.hub import Hub
 from ff_api.metrics import Metrics
 from ff_api.ratelimit import RateLimiter, RateLimitMiddleware
@@ -126,7 +126,7 @@ def create_app(
         # Inside CORS, so that a browser can read the 429; preflights never reach it.
         Middleware(RateLimitMiddleware, limiter=RateLimiter.from_settings(settings)),
     ]
-    return Starlette(
+    return App(
         routes=[
             *health.routes,
             *openapi.routes,

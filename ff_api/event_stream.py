@@ -23,31 +23,64 @@ One cancellation a stream, not a per-send timeout (sse-starlette's ``send_timeou
 that arms a timer around every send, which at 10,000 subscribers doubles the cost of
 each event's fan-out. Without a timeout sse-starlette still enters a cancel scope around
 each send (~20 % of the API's CPU in the fan-out); the subclass skips it.
+
+Live events go straight to the socket. A stream's start line and first events (a snapshot,
+or the changes it missed) go through ASGI; from then on (``live``) the hub hands each batch
+to the stream's subscriber, whose ``direct`` writer renders it and writes it, framed as an
+HTTP/1.1 chunk, to the connection's transport in the same turn: no task wakes, no
+generator, no ASGI send (at 10,000 streams those cost ~27 µs of the ~36 µs a stream spent
+on each event; bench/README.md). That needs the server's connection, which ASGI does not
+expose: ``App`` keeps the server's own ``send`` in the scope, and when it is bound to
+uvicorn's request cycle (h11 or httptools, the versions pinned) whose body is chunked,
+the stream writes through that cycle's transport. The cycle's own flow control decides
+when not to: when the client is not reading (uvicorn paused writing), the connection is
+closing, or the batch ends the stream, the writer declines and the batch goes the ASGI way
+(``ff_api.hub``), in order. Any other server, or an HTTP/1.0 client, gets every event
+through ASGI, as before; tests/api/test_event_stream.py covers both.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
+import h11
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from ff_api.hub import Hub
-
-Events = Callable[[Callable[[], None]], AsyncIterator[Any]]
+from ff_api.hub import Batch, Hub, Ping, Subscriber
 
 # A comment line: EventSource ignores it, proxies see traffic. Encoded once.
 PING_EVENT = ServerSentEvent(comment="ping").encode()
+_PINGS = (PING_EVENT,)
+
+Render = Callable[[Batch], Sequence[bytes] | None]
+"""A stream's live events for one published batch, encoded; None ends the stream there. A
+render may be called twice for the same batch when the first call ends the stream, and
+must then say so again (``Stream.live``)."""
+
+SERVER_SEND = "ff.server_send"
+"""The scope key under which ``App`` keeps the server's own ``send``."""
 
 
-def event_stream(events: Events) -> EventSourceResponse:
-    """A response streaming ``events(stop)``; calling ``stop()`` ends it, sending or not."""
-    return _OneTask(events)
+class App(Starlette):
+    """Starlette that keeps the server's ``send``, before any middleware wraps it, in the
+    scope: a stream's live events are written through its connection (module docstring)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[SERVER_SEND] = send
+        await super().__call__(scope, receive, send)
+
+
+def event_stream(events: Callable[[Stream], AsyncIterator[Any]]) -> EventSourceResponse:
+    """A response streaming ``events(stream)``, which ends with ``stream.live(...)``;
+    ``stream.stop()`` ends it, sending or not."""
+    return Stream(events)
 
 
 class StreamRoute:
@@ -77,14 +110,62 @@ async def watch_shutdown(hub: Hub) -> None:
     hub.close()
 
 
-class _OneTask(EventSourceResponse):
-    def __init__(self, events: Events) -> None:
-        super().__init__(events(self.stop), ping=0)  # pings: the hub's (module docstring)
+class Stream(EventSourceResponse):
+    def __init__(self, events: Callable[[Stream], AsyncIterator[Any]]) -> None:
+        super().__init__(events(self), ping=0)  # pings: the hub's (module docstring)
         # One task sends everything: sse-starlette's send lock (an anyio ``Lock`` and its
         # deque a stream) guards nothing here.
         self._send_lock = contextlib.nullcontext()  # type: ignore[assignment]
         self._task: asyncio.Task[Any] | None = None
         self._stopped = False
+        self._server_send: Any = None
+        self._cycle: Any = None  # uvicorn's request cycle, while live events go direct
+        self._render: Render | None = None
+
+    async def live(self, subscriber: Subscriber, render: Render) -> AsyncIterator[bytes]:
+        """The stream's events from here on: ``render`` of each batch the hub publishes,
+        and keep-alive pings, until a render or the hub ends the stream.
+
+        Written straight to the connection when it can be (module docstring), else
+        yielded for sse-starlette to send. Start it once the first events are sent."""
+        self._cycle = _chunked_cycle(self._server_send)
+        if self._cycle is not None:
+            self._render = render
+            subscriber.direct = self._write
+        try:
+            while True:
+                batch = await subscriber.get()
+                if batch is None:
+                    return  # dropped: too slow; the client reconnects with its last id
+                chunks = _PINGS if isinstance(batch, Ping) else render(batch)
+                if chunks is None:
+                    return
+                if chunks:
+                    yield b"".join(chunks)
+        finally:
+            subscriber.direct = None
+
+    def _write(self, batch: Batch | Ping) -> bool:
+        """The subscriber's direct writer: True once ``batch`` is rendered and written to
+        the socket; False leaves it to the task (``ff_api.hub``)."""
+        cycle = self._cycle
+        transport = cycle.transport
+        if cycle.flow.write_paused or cycle.disconnected or transport.is_closing():
+            return False  # the client is not reading, or is gone: the task waits on it
+        if isinstance(batch, Ping):
+            chunks: Sequence[bytes] | None = _PINGS
+        else:
+            assert self._render is not None
+            try:
+                chunks = self._render(batch)
+            except Exception:
+                return False  # the task renders it again, and fails as it would have
+        if chunks is None:
+            return False  # the end: the task ends the response
+        if chunks:
+            data = b"".join(chunks)
+            transport.write(b"%x\r\n%s\r\n" % (len(data), data))  # one HTTP/1.1 chunk
+        return True
 
     def stop(self) -> None:
         """End the stream: cancel the request's task where it waits, once."""
@@ -96,6 +177,7 @@ class _OneTask(EventSourceResponse):
         if scope["type"] != "http" or scope["method"] == "HEAD":
             await super().__call__(scope, receive, send)  # headers only, no stream
             return
+        self._server_send = scope.get(SERVER_SEND)
         self._task = task = asyncio.current_task()
         listener = asyncio.ensure_future(self._until_disconnect(receive))
         try:
@@ -124,3 +206,23 @@ class _OneTask(EventSourceResponse):
 
 
 _SENT: list[tuple[bytes, bytes]] = []
+
+
+def _chunked_cycle(server_send: Any) -> Any:
+    """uvicorn's request cycle behind ``server_send`` when it is sending a chunked body
+    (the start line is out), else None: its transport may then take the body's chunks."""
+    cycle: Any = getattr(server_send, "__self__", None)
+    kind = type(cycle).__module__
+    if kind == "uvicorn.protocols.http.h11_impl":
+        # h11 frames a body with no length in chunks for an HTTP/1.1 client only.
+        conn = cycle.conn
+        if conn.our_state is not h11.SEND_BODY or conn.their_http_version != b"1.1":
+            return None
+    elif kind == "uvicorn.protocols.http.httptools_impl":
+        if cycle.chunked_encoding is not True:
+            return None
+    else:
+        return None
+    if not cycle.response_started or cycle.response_complete or cycle.disconnected:
+        return None
+    return cycle

@@ -8,6 +8,15 @@ the next batch and return by itself.
 
 Each subscriber also keeps its stream alive: a timer (no task) that, every ``ping_s``,
 has its next ``get`` return ``PING``, which the stream sends as a comment line.
+
+Direct delivery: a stream whose connection the process can write to itself (uvicorn's,
+``ff_api.event_stream``) gives its subscriber a ``direct`` writer. While the stream waits
+for its next batch with none queued, the hub hands a batch (or a ping) to that writer, which
+renders and writes it to the socket in the same turn; no task wakes. The writer declines
+(returns False) when it cannot write now: the client is not reading (the connection's
+buffer is over its high-water mark), the connection is closing, or the batch ends the
+stream. The batch is then queued as without a writer, and the stream's task sends it, and
+everything queued after it, in order through ASGI, waiting for the client as a send does.
 """
 
 from __future__ import annotations
@@ -30,6 +39,9 @@ class Ping:
 
 PING = Ping()
 
+Direct = Callable[[Batch | Ping], bool]
+"""A stream's direct writer (module docstring): True once the batch is delivered."""
+
 
 class Subscriber:
     """One stream's pending batches: a bounded FIFO with at most one waiting reader.
@@ -45,6 +57,7 @@ class Subscriber:
         "_timer",
         "_waiter",
         "batches",
+        "direct",
         "dropped",
         "on_drop",
         "project",
@@ -61,6 +74,7 @@ class Subscriber:
         self.on_drop = on_drop
         self.batches: list[Batch] = []  # rarely more than one: a list beats a deque here
         self.dropped = False
+        self.direct: Direct | None = None
         self._bound = queue_size
         self._waiter: asyncio.Future[None] | None = None
         self._ping_s = ping_s
@@ -68,6 +82,11 @@ class Subscriber:
         self._timer: asyncio.TimerHandle | None = None
         if ping_s is not None:
             self._timer = asyncio.get_running_loop().call_later(ping_s, self._ping)
+
+    def deliver(self, batch: Batch | Ping) -> bool:
+        """Hand ``batch`` to the direct writer while the stream waits with nothing queued
+        (so nothing it sends can overtake a queued batch); False: queue it instead."""
+        return self._waiter is not None and self.direct is not None and self.direct(batch)
 
     def offer(self, batch: Batch) -> bool:
         """Queue a batch; False when ``queue_size`` batches are already waiting."""
@@ -108,14 +127,17 @@ class Subscriber:
         return None if self.dropped else self.batches.pop(0)
 
     def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        # No longer waiting from here: what comes before the task runs is queued behind.
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _ping(self) -> None:
         assert self._ping_s is not None
-        self._ping_due = True
-        self._wake()
         self._timer = asyncio.get_running_loop().call_later(self._ping_s, self._ping)
+        if not self.deliver(PING):
+            self._ping_due = True
+            self._wake()
 
 
 class Hub:
@@ -126,6 +148,8 @@ class Hub:
         self._queue_size = queue_size
         self._ping_s = ping_s
         self._subscribers: defaultdict[str, set[Subscriber]] = defaultdict(set)
+        self.delivered_direct = 0  # batches written by streams' direct writers
+        self.delivered_queued = 0  # batches queued for streams' tasks
 
     def subscribe(self, project: str, on_drop: Callable[[], object] | None = None) -> Subscriber:
         subscriber = Subscriber(project, self._queue_size, on_drop, self._ping_s)
@@ -149,9 +173,16 @@ class Hub:
         self, project: str, snapshot: ProjectSnapshot, changes: list[ChangeEntry]
     ) -> None:
         batch = (snapshot, changes)
+        direct = queued = 0
         for subscriber in list(self._subscribers[project]):
-            if not subscriber.offer(batch):
+            if subscriber.deliver(batch):
+                direct += 1
+            elif subscriber.offer(batch):
+                queued += 1
+            else:
                 self._drop(subscriber)
+        self.delivered_direct += direct
+        self.delivered_queued += queued
 
     def _drop(self, subscriber: Subscriber) -> None:
         self.unsubscribe(subscriber)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
@@ -46,8 +46,8 @@ from starlette.routing import Route
 from ff_api.auth import raw_key
 from ff_api.context import InvalidContext, evaluation_context, read_json
 from ff_api.errors import BadRequest
-from ff_api.event_stream import PING_EVENT, StreamRoute, event_stream
-from ff_api.hub import Ping
+from ff_api.event_stream import Render, Stream, StreamRoute, event_stream
+from ff_api.hub import Batch
 from ff_api.routes.sdk import event, last_event_id
 from ff_api.snapshots import ProjectSnapshot
 from ff_api.state import ApiState, state_of
@@ -243,7 +243,7 @@ async def browser_stream(request: Request) -> Response:
     resume = last_event_id(request)
     # Refuse an environment that no longer exists now, as JSON, not mid-stream.
     (await state.snapshots.get(viewer.project)).environment(viewer.environment)
-    return event_stream(lambda stop: value_events(state, viewer, resume, stop))
+    return event_stream(lambda stream: value_events(state, viewer, resume, stream))
 
 
 async def _viewer(request: Request, state: ApiState) -> Viewer:
@@ -300,10 +300,10 @@ async def _token_viewer(state: ApiState, token: str) -> Viewer:
 
 
 async def value_events(
-    state: ApiState, viewer: Viewer, resume: int | None, stop: Callable[[], None] | None = None
+    state: ApiState, viewer: Viewer, resume: int | None, stream: Stream
 ) -> AsyncIterator[ServerSentEvent | bytes]:
     # Subscribe before reading the snapshot: a change applied in between is then queued.
-    subscriber = state.hub.subscribe(viewer.project, on_drop=stop)
+    subscriber = state.hub.subscribe(viewer.project, on_drop=stream.stop)
     try:
         snapshot = await state.snapshots.get(viewer.project)
         if resume is not None and resume > snapshot.seq:
@@ -313,32 +313,37 @@ async def value_events(
                 await state.snapshots.refresh(viewer.project)
             snapshot = await state.snapshots.get(viewer.project)
         sent = _values(snapshot, viewer)
-        cursor = snapshot.seq
-        if resume != cursor:
-            yield snapshot_event(cursor, viewer.environment, sent)
+        if resume != snapshot.seq:
+            yield snapshot_event(snapshot.seq, viewer.environment, sent)
             if resume is not None:
-                yield refetch_event(cursor)
-        while True:
-            batch = await subscriber.get()
-            if batch is None:
-                return  # dropped: too slow; the client reconnects with its last id
-            if isinstance(batch, Ping):
-                yield PING_EVENT
-                continue
-            current, _ = batch
-            if current.seq <= cursor:
-                continue
-            cursor = current.seq
-            if viewer.environment not in current.environments:
-                return  # the environment was removed; a reconnect says so as JSON
-            values = _values(current, viewer)
-            changed, removed = diff(sent, values)
-            sent = values
-            if changed or removed:
-                yield change_event(cursor, changed, removed)
-                yield refetch_event(cursor)
+                yield refetch_event(snapshot.seq)
+        async for chunk in stream.live(subscriber, live_values(viewer, snapshot.seq, sent)):
+            yield chunk
     finally:
         state.hub.unsubscribe(subscriber)
+
+
+def live_values(viewer: Viewer, cursor: int, sent: Values) -> Render:
+    """The events of each published batch for one browser stream, which has ``sent`` as of
+    ``cursor``: the flags whose evaluation changed for its context (nothing when none did);
+    the end when its environment is gone (a reconnect then says so as JSON)."""
+
+    def render(batch: Batch) -> list[bytes] | None:
+        nonlocal cursor, sent
+        current, _ = batch
+        if current.seq <= cursor:
+            return []
+        if viewer.environment not in current.environments:
+            return None  # before anything changes: asked again, it says so again
+        cursor = current.seq
+        values = _values(current, viewer)
+        changed, removed = diff(sent, values)
+        sent = values
+        if not (changed or removed):
+            return []
+        return [change_event(cursor, changed, removed).encode(), refetch_event(cursor).encode()]
+
+    return render
 
 
 def _values(snapshot: ProjectSnapshot, viewer: Viewer) -> Values:

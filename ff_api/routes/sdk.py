@@ -18,7 +18,7 @@ tenant attribute (``ff_core.tenancy``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -28,8 +28,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ff_api.errors import BadRequest
-from ff_api.event_stream import PING_EVENT, StreamRoute, event_stream
-from ff_api.hub import Ping
+from ff_api.event_stream import Render, Stream, StreamRoute, event_stream
+from ff_api.hub import Batch
 from ff_api.snapshots import ProjectSnapshot
 from ff_api.state import ApiState, state_of
 from ff_core.limits import MAX_VALUES_PER_TARGET
@@ -170,44 +170,49 @@ async def sdk_stream(request: Request) -> Response:
     state = state_of(request)
     key = await state.auth.request_key(request, (KeyKind.SERVER,))
     resume = last_event_id(request)
-    return event_stream(lambda stop: definition_events(state, key, resume, stop))
+    return event_stream(lambda stream: definition_events(state, key, resume, stream))
 
 
 async def definition_events(
-    state: ApiState, key: ApiKey, resume: int | None, stop: Callable[[], None] | None = None
+    state: ApiState, key: ApiKey, resume: int | None, stream: Stream
 ) -> AsyncIterator[ServerSentEvent | bytes]:
     environment = key.environment
     assert environment is not None
     # Subscribe before reading the snapshot: a change applied in between is then queued.
-    subscriber = state.hub.subscribe(key.project, on_drop=stop)
+    subscriber = state.hub.subscribe(key.project, on_drop=stream.stop)
     try:
         snapshot = await state.snapshots.get(key.project)
-        cursor = snapshot.seq
         missed = await replay(state, key.project, resume, snapshot)
         if missed is None or any(needs_snapshot(c, snapshot) for c in missed):
             yield shared_snapshot(snapshot, environment)
         else:
             for change in missed:
                 yield change_event(change, snapshot, environment)
-        while True:
-            batch = await subscriber.get()
-            if batch is None:
-                return  # dropped: too slow; the client reconnects with Last-Event-ID
-            if isinstance(batch, Ping):
-                yield PING_EVENT
-                continue
-            current, changes = batch
-            fresh = [c for c in changes if c.seq > cursor]
-            if any(needs_snapshot(c, current) for c in fresh):
-                # One snapshot for the batch, not one per change in it.
-                yield shared_snapshot(current, environment)
-                cursor = max(cursor, current.seq)
-                continue
-            for change in fresh:
-                yield shared_event(change, current, environment)
-                cursor = change.seq
+        render = live_definitions(environment, snapshot.seq)
+        async for chunk in stream.live(subscriber, render):
+            yield chunk
     finally:
         state.hub.unsubscribe(subscriber)
+
+
+def live_definitions(environment: str, cursor: int) -> Render:
+    """The events of each published batch for one stream, which has everything up to
+    ``cursor``: its changes after the cursor, encoded once for every stream of the
+    environment, or one snapshot when the batch holds a change no event can describe."""
+
+    def render(batch: Batch) -> list[bytes]:
+        nonlocal cursor
+        current, changes = batch
+        fresh = [c for c in changes if c.seq > cursor]
+        if any(needs_snapshot(c, current) for c in fresh):
+            # One snapshot for the batch, not one per change in it.
+            cursor = max(cursor, current.seq)
+            return [shared_snapshot(current, environment)]
+        if fresh:
+            cursor = fresh[-1].seq
+        return [shared_event(change, current, environment) for change in fresh]
+
+    return render
 
 
 async def replay(

@@ -1,22 +1,37 @@
-"""The one-task stream response (ff_api/event_stream.py) as an ASGI app: how it ends.
+"""The one-task stream response (ff_api/event_stream.py): how it ends, and how its live
+events reach the client.
 
-Driven with plain ASGI callables instead of a server, to reach the orders of events a
-server makes rare (a cancellation from outside while the hub also stops the stream). The
-same response under uvicorn: tests/api/test_sdk_sync.py, test_browser_stream.py,
-tests/reliability/test_sse_frozen.py, tests/ops/test_sse_shutdown.py."""
+How it ends is driven with plain ASGI callables instead of a server, to reach the orders
+of events a server makes rare (a cancellation from outside while the hub also stops the
+stream); so is the ASGI way of live events (any server but uvicorn). The direct way
+(the hub writes to uvicorn's connection) runs under a real uvicorn on a loopback port,
+read by raw sockets and parsed by h11 as a client, so that the chunk framing is checked
+too. The same response in the whole API: tests/api/test_sdk_sync.py,
+test_browser_stream.py, tests/reliability/test_sse_frozen.py, tests/ops/test_sse_shutdown.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import re
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+import h11
 import pytest
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import Message
 
-from ff_api.event_stream import event_stream
+from ff_api.event_stream import App, Stream, StreamRoute, event_stream
+from ff_api.hub import Batch, Hub
 
 SCOPE = {"type": "http", "method": "GET", "path": "/stream", "headers": []}
+PROJECT = "p"
+_ID = re.compile(rb"id: (\d+)\r\ndata: x*$")
 
 
 class Client:
@@ -41,14 +56,14 @@ class Client:
 
 
 class Events:
-    """One event, then waits for ever; remembers the ``stop`` it was given and its end."""
+    """One event, then waits for ever; remembers the stream it was given and its end."""
 
     def __init__(self) -> None:
-        self.stop: Callable[[], None] | None = None
+        self.stream: Stream | None = None
         self.closed = False
 
-    async def __call__(self, stop: Callable[[], None]) -> AsyncIterator[Any]:
-        self.stop = stop
+    async def __call__(self, stream: Stream) -> AsyncIterator[Any]:
+        self.stream = stream
         try:
             yield b"data: 1\r\n\r\n"
             await asyncio.Event().wait()
@@ -66,9 +81,9 @@ async def _started(events: Events, client: Client) -> asyncio.Task[None]:
 async def test_stream__stopped__returns_and_closes_its_events() -> None:
     events, client = Events(), Client()
     task = await _started(events, client)
-    assert events.stop is not None
+    assert events.stream is not None
 
-    events.stop()  # what the hub does to a dropped subscriber, and at shutdown
+    events.stream.stop()  # what the hub does to a dropped subscriber, and at shutdown
     await asyncio.wait_for(task, 5)  # returns: the stop is the stream's own
 
     assert not task.cancelled()
@@ -91,10 +106,10 @@ async def test_stream__client_disconnects__ends_and_closes_its_events() -> None:
 async def test_stream__cancelled_from_outside__the_cancellation_goes_on_up() -> None:
     events, client = Events(), Client()
     task = await _started(events, client)
-    assert events.stop is not None
+    assert events.stream is not None
 
     task.cancel()  # e.g. the server giving up on its requests
-    events.stop()  # and the hub dropping the stream in the same turn
+    events.stream.stop()  # and the hub dropping the stream in the same turn
     with pytest.raises(asyncio.CancelledError):
         await task
 
@@ -110,4 +125,222 @@ async def test_stream__head__headers_only_and_no_events() -> None:
     assert [m["type"] for m in client.sent] == ["http.response.start", "http.response.body"]
     assert client.sent[1]["body"] == b""
     assert client.sent[0]["status"] == 200
-    assert events.stop is None  # the generator never ran
+    assert events.stream is None  # the generator never ran
+
+
+# -- live events -------------------------------------------------------------------------------
+
+
+def numbered(end_at: int | None = None, size: int = 0) -> Callable[[Stream, Hub], Any]:
+    """Live events whose batches are ``(n, [])``: each renders as the event ``id: n`` with
+    ``size`` bytes of data; batch ``end_at`` ends the stream."""
+
+    def render(batch: Batch) -> Sequence[bytes] | None:
+        n: Any = batch[0]
+        if n == end_at:
+            return None
+        return [b"id: %d\r\ndata: %s\r\n\r\n" % (n, b"x" * size)]
+
+    async def events(stream: Stream, hub: Hub) -> AsyncIterator[bytes]:
+        subscriber = hub.subscribe(PROJECT, on_drop=stream.stop)
+        try:
+            yield b": hello\r\n\r\n"
+            async for chunk in stream.live(subscriber, render):
+                yield chunk
+        finally:
+            hub.unsubscribe(subscriber)
+
+    return events
+
+
+async def publish(hub: Hub, n: int) -> None:
+    await hub.publish(PROJECT, n, [])  # type: ignore[arg-type]
+
+
+async def test_live__not_under_uvicorn__events_go_through_asgi_send() -> None:
+    hub, client = Hub(), Client()
+    response = event_stream(lambda stream: numbered()(stream, hub))
+    task = asyncio.create_task(response(dict(SCOPE), client.receive, client.send))
+    await asyncio.wait_for(client.first_event.wait(), 5)
+    await until(lambda: hub.count() == 1, "subscribed")
+
+    for n in (1, 2):
+        await publish(hub, n)
+        await asyncio.sleep(0.01)
+
+    bodies = [m["body"] for m in client.sent[1:]]
+    assert bodies == [b": hello\r\n\r\n", b"id: 1\r\ndata: \r\n\r\n", b"id: 2\r\ndata: \r\n\r\n"]
+    assert (hub.delivered_direct, hub.delivered_queued) == (0, 2)
+    client.disconnect()
+    await asyncio.wait_for(task, 5)
+
+
+class Served:
+    """A stream route on uvicorn (h11, as ``ff api`` runs) in this event loop."""
+
+    def __init__(self, events: Callable[[Stream, Hub], Any], ping_s: float | None = None):
+        self.hub = Hub(queue_size=1_000, ping_s=ping_s)
+
+        async def stream(request: Request) -> Response:
+            return event_stream(lambda s: events(s, self.hub))
+
+        app = App(routes=[Route("/stream", StreamRoute(stream), methods=["GET"])])
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="error")
+        self.server = uvicorn.Server(config)
+        self.port = 0
+
+    async def __aenter__(self) -> Served:
+        self._task = asyncio.create_task(self.server.serve())
+        await until(lambda: self.server.started, "uvicorn started")
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.hub.close()
+        await asyncio.wait_for(self._task, 10)
+
+
+class Reader(asyncio.Protocol):
+    """A raw HTTP client of one stream; ``h11`` parses what it reads (status, chunks)."""
+
+    def __init__(self) -> None:
+        self.h11 = h11.Connection(our_role=h11.CLIENT)
+        self.ids: list[int] = []
+        self.pings = 0
+        self.hello = False
+        self.ended = False
+        self.transport: asyncio.Transport | None = None
+        self._tail = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.h11.receive_data(data)
+        while (event := self.h11.next_event()) is not h11.NEED_DATA:
+            if isinstance(event, h11.Response):
+                assert event.status_code == 200
+            elif isinstance(event, h11.Data):
+                self._events(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                self.ended = True
+                return
+
+    def _events(self, data: bytes) -> None:
+        *complete, self._tail = (self._tail + data).split(b"\r\n\r\n")
+        for event in complete:
+            if event == b": hello":
+                self.hello = True
+            elif event == b": ping":
+                self.pings += 1
+            else:
+                match = _ID.match(event)
+                assert match is not None, event[:100]
+                self.ids.append(int(match.group(1)))
+
+
+async def read_stream(served: Served, receive_buffer: int | None = None) -> Reader:
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    if receive_buffer is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", served.port))
+    reader = Reader()
+    await loop.create_connection(lambda: reader, sock=sock)
+    assert reader.transport is not None
+    request = h11.Request(method="GET", target="/stream", headers=[("Host", "test")])
+    reader.transport.write(reader.h11.send(request) or b"")
+    await until(lambda: reader.hello and served.hub.count() == 1, "the stream opened")
+    return reader
+
+
+async def until(condition: Callable[[], bool], what: str, within_s: float = 10) -> None:
+    for _ in range(int(within_s / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not within {within_s} s: {what}")
+
+
+async def test_live__under_uvicorn__the_hub_writes_each_batch_as_a_chunk() -> None:
+    async with Served(numbered()) as served:
+        reader = await read_stream(served)
+
+        for n in range(1, 6):
+            await publish(served.hub, n)
+        await until(lambda: reader.ids == [1, 2, 3, 4, 5], "five events")
+
+        # Written by the hub in publish's own turn: the stream's task never woke.
+        assert (served.hub.delivered_direct, served.hub.delivered_queued) == (5, 0)
+
+
+async def test_live__client_stops_reading__batches_queue_and_all_arrive_in_order() -> None:
+    async with Served(numbered(size=32_768)) as served:
+        reader = await read_stream(served, receive_buffer=4096)
+        assert reader.transport is not None
+        reader.transport.pause_reading()  # the API's socket buffer, then uvicorn's, fill
+
+        n = 0
+        while served.hub.delivered_queued < 5:  # until the writer declined five batches
+            n += 1
+            await publish(served.hub, n)
+            await asyncio.sleep(0)
+            assert n < 2_000, "the direct writer never declined a batch"
+        direct = served.hub.delivered_direct
+        reader.transport.resume_reading()
+        for _ in range(30):  # more while the task sends the queue, and once it caught up
+            n += 1
+            await publish(served.hub, n)
+            await asyncio.sleep(0.001)
+
+        await until(lambda: len(reader.ids) == n, f"{n} events", within_s=30)
+        assert reader.ids == list(range(1, n + 1))  # once each, in order
+        assert direct > 0
+        assert served.hub.delivered_direct > direct  # caught up, the hub writes again
+        assert served.hub.count() == 1  # slow, not dropped (its queue was never full)
+
+
+async def test_live__a_render_ends_the_stream__the_response_completes() -> None:
+    async with Served(numbered(end_at=3)) as served:
+        reader = await read_stream(served)
+
+        for n in (1, 2, 3, 4):
+            await publish(served.hub, n)
+        await until(lambda: reader.ended, "the end of the response")
+
+        assert reader.ids == [1, 2]
+        assert served.hub.count() == 0
+        assert served.hub.delivered_direct == 2  # 3 was declined: the task ended the stream
+
+
+async def test_live__pings_go_straight_to_the_socket() -> None:
+    async with Served(numbered(), ping_s=0.05) as served:
+        reader = await read_stream(served)
+
+        await until(lambda: reader.pings >= 2, "two pings")
+        await publish(served.hub, 1)
+        await until(lambda: reader.ids == [1], "the event")
+
+
+async def test_live__http_1_0_client__no_chunks_so_events_go_through_asgi() -> None:
+    async with Served(numbered()) as served:
+        loop = asyncio.get_running_loop()
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        writer.write(b"GET /stream HTTP/1.0\r\nHost: test\r\n\r\n")
+        received = b""
+        while b"hello" not in received:
+            received += await asyncio.wait_for(reader.read(65_536), 5)
+        await until(lambda: served.hub.count() == 1, "subscribed")
+
+        await publish(served.hub, 1)
+        deadline = loop.time() + 5
+        while b"id: 1" not in received and loop.time() < deadline:
+            received += await asyncio.wait_for(reader.read(65_536), 5)
+
+        assert b"transfer-encoding" not in received.lower()  # the body is not chunked
+        assert received.endswith(b"id: 1\r\ndata: \r\n\r\n")
+        assert (served.hub.delivered_direct, served.hub.delivered_queued) == (0, 1)
+        writer.close()

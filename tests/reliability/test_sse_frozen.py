@@ -117,7 +117,9 @@ class Reader(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         data = self._tail + data
         end = data.rfind(b"\r\n\r\n")
-        self._tail = data[end + 4 :] if end >= 0 else data
+        # The tail keeps the blank line's last CRLF: the next event's id line starts a line
+        # (several events may share one HTTP chunk).
+        self._tail = data[end + 2 :] if end >= 0 else data
         if end < 0:
             return
         self.ids.extend(int(m.group(1)) for m in _ID.finditer(data, 0, end + 2))
