@@ -9,9 +9,8 @@ last one has sent, per stream (median of ``--writes`` publishes), for:
 - ``task + generator``: the same through an async generator, as the routes' event
   generators are;
 - ``ff stream``: ff's stream response (``ff_api.event_stream.event_stream``: the hub,
-  the generator, sse-starlette's loop) called as an ASGI app: the way its live events
-  take under any server but uvicorn, and the one they took before they went straight
-  to uvicorn's connections (``Stream.live``).
+  its live loop) called as an ASGI app: the way its live events take under any server
+  but uvicorn, where they do not go straight to the connection (``Stream.live``).
 
 With a server, add uvicorn's ``send`` (h11 framing, flow control), the middleware's send
 wrappers and the socket write (bench/fanout_floor.py): bench/sse_bench.py's figure.
@@ -101,12 +100,9 @@ async def generator_task(hub: Hub, counter: Counter) -> None:
 
 async def ff_stream(hub: Hub, counter: Counter) -> None:
     async def events(stream: Stream) -> AsyncIterator[Any]:
-        subscriber = hub.subscribe("p", on_drop=stream.stop)
-        try:
-            async for chunk in stream.live(subscriber, lambda batch: [batch[1]]):
-                yield chunk
-        finally:
-            hub.unsubscribe(subscriber)
+        stream.subscribe(hub, "p")
+        yield b": hello\r\n\r\n"
+        stream.live(lambda batch: [batch[1]])
 
     never = asyncio.Event()
 

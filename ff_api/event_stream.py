@@ -48,6 +48,7 @@ from typing import Any
 
 import h11
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.event import ensure_bytes
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -111,41 +112,97 @@ async def watch_shutdown(hub: Hub) -> None:
 
 
 class Stream(EventSourceResponse):
+    """sse-starlette's response, served by the request's task (module docstring). Its
+    events: those ``events(stream)`` yields, then, if the generator called ``live``,
+    every batch its subscriber gets, until the hub or a render ends the stream."""
+
     def __init__(self, events: Callable[[Stream], AsyncIterator[Any]]) -> None:
+        # Every attribute is set here, so that instances keep sharing their dict's keys.
+        self._task: asyncio.Task[Any] | None = None
+        self._stopped = False
+        self._server_send: Any = None
+        self._cycle: Any = None  # uvicorn's request cycle, once live events go direct
+        self._hub: Hub | None = None
+        self._subscriber: Subscriber | None = None
+        self._render: Render | None = None
         super().__init__(events(self), ping=0)  # pings: the hub's (module docstring)
         # One task sends everything: sse-starlette's send lock (an anyio ``Lock`` and its
         # deque a stream) guards nothing here.
         self._send_lock = contextlib.nullcontext()  # type: ignore[assignment]
-        self._task: asyncio.Task[Any] | None = None
-        self._stopped = False
-        self._server_send: Any = None
-        self._cycle: Any = None  # uvicorn's request cycle, while live events go direct
-        self._render: Render | None = None
 
-    async def live(self, subscriber: Subscriber, render: Render) -> AsyncIterator[bytes]:
-        """The stream's events from here on: ``render`` of each batch the hub publishes,
-        and keep-alive pings, until a render or the hub ends the stream.
+    def subscribe(self, hub: Hub, project: str) -> Subscriber:
+        """The stream's subscription to ``project``'s batches: dropped by the hub, the
+        stream ends; when the stream ends, it is unsubscribed."""
+        self._hub = hub
+        self._subscriber = hub.subscribe(project, on_drop=self.stop)
+        return self._subscriber
 
-        Written straight to the connection when it can be (module docstring), else
-        yielded for sse-starlette to send. Start it once the first events are sent."""
-        self._cycle = _chunked_cycle(self._server_send)
-        if self._cycle is not None:
-            self._render = render
-            subscriber.direct = self._write
+    def live(self, render: Render) -> None:
+        """Once the generator's events are sent, send ``render`` of each batch the
+        subscription gets, and keep-alive pings. The generator then has nothing left to
+        hold: the stream keeps the subscription and ``render`` (its state) only."""
+        self._render = render
+
+    def stop(self) -> None:
+        """End the stream: cancel the request's task where it waits, once."""
+        if self._task is not None and not self._stopped:
+            self._stopped = True
+            self._task.cancel()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "HEAD":
+            await super().__call__(scope, receive, send)  # headers only, no stream
+            self._unsubscribe()
+            return
+        self._server_send = scope.get(SERVER_SEND)
+        self._task = task = asyncio.current_task()
+        listener = asyncio.ensure_future(self._until_disconnect(receive))
         try:
-            while True:
-                batch = await subscriber.get()
-                if batch is None:
-                    return  # dropped: too slow; the client reconnects with its last id
+            await self._stream_response(send)
+        except asyncio.CancelledError:
+            # Ours (``stop``): the stream ends here. Anyone else's goes on up.
+            if not self._stopped or task is None or task.uncancel() > 0:
+                raise
+        finally:
+            self._stopped = True  # a later ``stop`` must not cancel the task's next request
+            listener.cancel()
+            self._unsubscribe()
+        if self.background is not None:
+            await self.background()
+
+    async def _stream_response(self, send: Send) -> None:
+        # sse-starlette's (its start line, encoding and end of stream), then the live
+        # events; it sends directly, without a per-send timeout scope (module docstring).
+        # Suspended here for as long as a stream is idle: few locals, no generator.
+        start = {"type": "http.response.start", "status": self.status_code}
+        await send({**start, "headers": self.raw_headers})  # (no local keeps the headers)
+        self.raw_headers = _SENT  # sent: its headers (~0.6 KB) need not stay
+        await self._send_events(send)
+        subscriber, render = self._subscriber, self._render
+        if subscriber is not None and render is not None:
+            self._cycle = _chunked_cycle(self._server_send)
+            if self._cycle is not None:
+                subscriber.direct = self.write_live
+            while (batch := await subscriber.get()) is not None:  # None: dropped, too slow
                 chunks = _PINGS if isinstance(batch, Ping) else render(batch)
                 if chunks is None:
-                    return
+                    break
                 if chunks:
-                    yield b"".join(chunks)
-        finally:
-            subscriber.direct = None
+                    await send(_body(b"".join(chunks)))
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    def _write(self, batch: Batch | Ping) -> bool:
+    async def _send_events(self, send: Send) -> None:
+        """The generator's events, then the generator is let go."""
+        events, self.body_iterator = self.body_iterator, _NO_EVENTS
+        try:
+            async for data in events:
+                await send(_body(ensure_bytes(data, self.sep)))
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()  # its cleanup runs now, also when a send failed
+
+    def write_live(self, batch: Batch | Ping) -> bool:
         """The subscriber's direct writer: True once ``batch`` is rendered and written to
         the socket; False leaves it to the task (``ff_api.hub``)."""
         cycle = self._cycle
@@ -167,45 +224,23 @@ class Stream(EventSourceResponse):
             transport.write(b"%x\r\n%s\r\n" % (len(data), data))  # one HTTP/1.1 chunk
         return True
 
-    def stop(self) -> None:
-        """End the stream: cancel the request's task where it waits, once."""
-        if self._task is not None and not self._stopped:
-            self._stopped = True
-            self._task.cancel()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] == "HEAD":
-            await super().__call__(scope, receive, send)  # headers only, no stream
-            return
-        self._server_send = scope.get(SERVER_SEND)
-        self._task = task = asyncio.current_task()
-        listener = asyncio.ensure_future(self._until_disconnect(receive))
-        try:
-            await self._stream_response(send)
-        except asyncio.CancelledError:
-            # Ours (``stop``): the stream ends here. Anyone else's goes on up.
-            if not self._stopped or task is None or task.uncancel() > 0:
-                raise
-        finally:
-            self._stopped = True  # a later ``stop`` must not cancel the task's next request
-            listener.cancel()
-        if self.background is not None:
-            await self.background()
+    def _unsubscribe(self) -> None:
+        if self._hub is not None and self._subscriber is not None:
+            self._subscriber.direct = None
+            self._hub.unsubscribe(self._subscriber)
 
     async def _until_disconnect(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
         self.stop()
 
-    async def _send_with_timeout(self, send: Send, message: Message) -> None:
-        # sse-starlette 3.7 sends every event through this method; with no
-        # ``send_timeout`` its ``move_on_after(None)`` scope is pure cost. The start
-        # line went out before the first event: its headers (~0.6 KB) need not stay.
-        self.raw_headers = _SENT
-        await send(message)
+
+def _body(chunk: bytes) -> Message:
+    return {"type": "http.response.body", "body": chunk, "more_body": True}
 
 
 _SENT: list[tuple[bytes, bytes]] = []
+_NO_EVENTS: Any = ()
 
 
 def _chunked_cycle(server_send: Any) -> Any:

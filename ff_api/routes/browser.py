@@ -46,7 +46,7 @@ from starlette.routing import Route
 from ff_api.auth import raw_key
 from ff_api.context import InvalidContext, evaluation_context, read_json
 from ff_api.errors import BadRequest
-from ff_api.event_stream import Render, Stream, StreamRoute, event_stream
+from ff_api.event_stream import Stream, StreamRoute, event_stream
 from ff_api.hub import Batch
 from ff_api.routes.sdk import event, last_event_id
 from ff_api.snapshots import ProjectSnapshot
@@ -302,48 +302,50 @@ async def _token_viewer(state: ApiState, token: str) -> Viewer:
 async def value_events(
     state: ApiState, viewer: Viewer, resume: int | None, stream: Stream
 ) -> AsyncIterator[ServerSentEvent | bytes]:
+    """The stream's first events; then its live ones (``LiveValues``)."""
     # Subscribe before reading the snapshot: a change applied in between is then queued.
-    subscriber = state.hub.subscribe(viewer.project, on_drop=stream.stop)
-    try:
+    stream.subscribe(state.hub, viewer.project)
+    snapshot = await state.snapshots.get(viewer.project)
+    if resume is not None and resume > snapshot.seq:
+        # The client saw a replica that is ahead of this one: catch up rather than
+        # send it older values.
+        with contextlib.suppress(StoreError):  # else serve what this replica has
+            await state.snapshots.refresh(viewer.project)
         snapshot = await state.snapshots.get(viewer.project)
-        if resume is not None and resume > snapshot.seq:
-            # The client saw a replica that is ahead of this one: catch up rather than
-            # send it older values.
-            with contextlib.suppress(StoreError):  # else serve what this replica has
-                await state.snapshots.refresh(viewer.project)
-            snapshot = await state.snapshots.get(viewer.project)
-        sent = _values(snapshot, viewer)
-        if resume != snapshot.seq:
-            yield snapshot_event(snapshot.seq, viewer.environment, sent)
-            if resume is not None:
-                yield refetch_event(snapshot.seq)
-        async for chunk in stream.live(subscriber, live_values(viewer, snapshot.seq, sent)):
-            yield chunk
-    finally:
-        state.hub.unsubscribe(subscriber)
+    sent = _values(snapshot, viewer)
+    if resume != snapshot.seq:
+        yield snapshot_event(snapshot.seq, viewer.environment, sent)
+        if resume is not None:
+            yield refetch_event(snapshot.seq)
+    stream.live(LiveValues(viewer, snapshot.seq, sent))
 
 
-def live_values(viewer: Viewer, cursor: int, sent: Values) -> Render:
+class LiveValues:
     """The events of each published batch for one browser stream, which has ``sent`` as of
     ``cursor``: the flags whose evaluation changed for its context (nothing when none did);
     the end when its environment is gone (a reconnect then says so as JSON)."""
 
-    def render(batch: Batch) -> list[bytes] | None:
-        nonlocal cursor, sent
+    __slots__ = ("cursor", "sent", "viewer")  # one a stream: 10,000 may be open
+
+    def __init__(self, viewer: Viewer, cursor: int, sent: Values) -> None:
+        self.viewer, self.cursor, self.sent = viewer, cursor, sent
+
+    def __call__(self, batch: Batch) -> list[bytes] | None:
         current, _ = batch
-        if current.seq <= cursor:
+        if current.seq <= self.cursor:
             return []
-        if viewer.environment not in current.environments:
+        if self.viewer.environment not in current.environments:
             return None  # before anything changes: asked again, it says so again
-        cursor = current.seq
-        values = _values(current, viewer)
-        changed, removed = diff(sent, values)
-        sent = values
+        self.cursor = current.seq
+        values = _values(current, self.viewer)
+        changed, removed = diff(self.sent, values)
+        self.sent = values
         if not (changed or removed):
             return []
-        return [change_event(cursor, changed, removed).encode(), refetch_event(cursor).encode()]
-
-    return render
+        return [
+            change_event(self.cursor, changed, removed).encode(),
+            refetch_event(self.cursor).encode(),
+        ]
 
 
 def _values(snapshot: ProjectSnapshot, viewer: Viewer) -> Values:

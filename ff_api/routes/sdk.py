@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ff_api.errors import BadRequest
-from ff_api.event_stream import Render, Stream, StreamRoute, event_stream
+from ff_api.event_stream import Stream, StreamRoute, event_stream
 from ff_api.hub import Batch
 from ff_api.snapshots import ProjectSnapshot
 from ff_api.state import ApiState, state_of
@@ -176,43 +176,41 @@ async def sdk_stream(request: Request) -> Response:
 async def definition_events(
     state: ApiState, key: ApiKey, resume: int | None, stream: Stream
 ) -> AsyncIterator[ServerSentEvent | bytes]:
+    """The stream's first events; then its live ones (``LiveDefinitions``)."""
     environment = key.environment
     assert environment is not None
     # Subscribe before reading the snapshot: a change applied in between is then queued.
-    subscriber = state.hub.subscribe(key.project, on_drop=stream.stop)
-    try:
-        snapshot = await state.snapshots.get(key.project)
-        missed = await replay(state, key.project, resume, snapshot)
-        if missed is None or any(needs_snapshot(c, snapshot) for c in missed):
-            yield shared_snapshot(snapshot, environment)
-        else:
-            for change in missed:
-                yield change_event(change, snapshot, environment)
-        render = live_definitions(environment, snapshot.seq)
-        async for chunk in stream.live(subscriber, render):
-            yield chunk
-    finally:
-        state.hub.unsubscribe(subscriber)
+    stream.subscribe(state.hub, key.project)
+    snapshot = await state.snapshots.get(key.project)
+    missed = await replay(state, key.project, resume, snapshot)
+    if missed is None or any(needs_snapshot(c, snapshot) for c in missed):
+        yield shared_snapshot(snapshot, environment)
+    else:
+        for change in missed:
+            yield change_event(change, snapshot, environment)
+    stream.live(LiveDefinitions(environment, snapshot.seq))
 
 
-def live_definitions(environment: str, cursor: int) -> Render:
+class LiveDefinitions:
     """The events of each published batch for one stream, which has everything up to
     ``cursor``: its changes after the cursor, encoded once for every stream of the
     environment, or one snapshot when the batch holds a change no event can describe."""
 
-    def render(batch: Batch) -> list[bytes]:
-        nonlocal cursor
+    __slots__ = ("cursor", "environment")  # one a stream: 10,000 may be open
+
+    def __init__(self, environment: str, cursor: int) -> None:
+        self.environment, self.cursor = environment, cursor
+
+    def __call__(self, batch: Batch) -> list[bytes]:
         current, changes = batch
-        fresh = [c for c in changes if c.seq > cursor]
+        fresh = [c for c in changes if c.seq > self.cursor]
         if any(needs_snapshot(c, current) for c in fresh):
             # One snapshot for the batch, not one per change in it.
-            cursor = max(cursor, current.seq)
-            return [shared_snapshot(current, environment)]
+            self.cursor = max(self.cursor, current.seq)
+            return [shared_snapshot(current, self.environment)]
         if fresh:
-            cursor = fresh[-1].seq
-        return [shared_event(change, current, environment) for change in fresh]
-
-    return render
+            self.cursor = fresh[-1].seq
+        return [shared_event(change, current, self.environment) for change in fresh]
 
 
 async def replay(

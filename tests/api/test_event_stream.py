@@ -142,13 +142,9 @@ def numbered(end_at: int | None = None, size: int = 0) -> Callable[[Stream, Hub]
         return [b"id: %d\r\ndata: %s\r\n\r\n" % (n, b"x" * size)]
 
     async def events(stream: Stream, hub: Hub) -> AsyncIterator[bytes]:
-        subscriber = hub.subscribe(PROJECT, on_drop=stream.stop)
-        try:
-            yield b": hello\r\n\r\n"
-            async for chunk in stream.live(subscriber, render):
-                yield chunk
-        finally:
-            hub.unsubscribe(subscriber)
+        stream.subscribe(hub, PROJECT)
+        yield b": hello\r\n\r\n"
+        stream.live(render)
 
     return events
 
