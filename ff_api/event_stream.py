@@ -3,40 +3,43 @@
 sse-starlette runs every response as an anyio task group with four tasks: the events,
 pings, a server-shutdown listener and a client-disconnect listener. With 10,000 streams
 open that is 50,000 tasks, ~15 KB and ~100 objects for the garbage collector a stream
-(bench/README.md). Here the request's own task sends the events (sse-starlette's
-``_stream_response``: its encoding, headers and end of stream), and one small task
-awaits the client's disconnect. The other two are shared by all streams:
+(bench/README.md). Here the request's own task sends the events (sse-starlette's headers
+and event encoding; its loop, start line to end of stream, redone in ``_stream_response``
+to add the live events), and one small task awaits the client's disconnect. The other two
+are shared by all streams:
 
 - keep-alive pings come from the stream's hub subscriber (one timer each, no task:
-  ``ff_api.hub``): its ``get`` returns ``PING`` and the generator yields ``PING_EVENT``;
+  ``ff_api.hub``): written like the events below, or its ``get`` returns ``PING`` and the
+  stream sends ``PING_EVENT``;
 - server shutdown is one watcher for the process (``watch_shutdown``, started by the
   lifespan), which waits on sse-starlette's own shutdown signal (uvicorn's exit flag,
   ``AppStatus.should_exit``) and ends every stream through the hub.
 
 Ending a stream is cancelling its task (``stop``): a client that stops reading (its socket
-buffers full) leaves the response waiting in ``send``, where its generator cannot see
-that the hub dropped it. uvicorn then closes the connection (logging that the response
-did not complete) and the client, if it ever reads again, reconnects with
-``Last-Event-ID``.
+buffers full) leaves the response waiting in ``send``, where it cannot see that the hub
+dropped it. uvicorn then closes the connection (logging that the response did not
+complete) and the client, if it ever reads again, reconnects with ``Last-Event-ID``.
 
 One cancellation a stream, not a per-send timeout (sse-starlette's ``send_timeout``):
 that arms a timer around every send, which at 10,000 subscribers doubles the cost of
-each event's fan-out. Without a timeout sse-starlette still enters a cancel scope around
-each send (~20 % of the API's CPU in the fan-out); the subclass skips it.
+each event's fan-out; sse-starlette's cancel scope around each send (~20 % of the API's
+CPU in the fan-out) is skipped too.
 
-Live events go straight to the socket. A stream's start line and first events (a snapshot,
-or the changes it missed) go through ASGI; from then on (``live``) the hub hands each batch
-to the stream's subscriber, whose ``direct`` writer renders it and writes it, framed as an
-HTTP/1.1 chunk, to the connection's transport in the same turn: no task wakes, no
-generator, no ASGI send (at 10,000 streams those cost ~27 µs of the ~36 µs a stream spent
-on each event; bench/README.md). That needs the server's connection, which ASGI does not
-expose: ``App`` keeps the server's own ``send`` in the scope, and when it is bound to
-uvicorn's request cycle (h11 or httptools, the versions pinned) whose body is chunked,
-the stream writes through that cycle's transport. The cycle's own flow control decides
-when not to: when the client is not reading (uvicorn paused writing), the connection is
-closing, or the batch ends the stream, the writer declines and the batch goes the ASGI way
-(``ff_api.hub``), in order. Any other server, or an HTTP/1.0 client, gets every event
-through ASGI, as before; tests/api/test_event_stream.py covers both.
+A route's generator yields a stream's first events (a snapshot, or the changes it missed)
+and hands the stream its subscription (``subscribe``) and a ``render`` for what follows
+(``live``); then it ends, so an idle stream holds no generator. The live events go
+straight to the socket: the hub hands each batch to the stream's subscriber, whose
+``direct`` writer (``write_live``) renders it and writes it, framed as one HTTP/1.1 chunk,
+to the connection's transport in the same turn: no task wakes, no ASGI send (at 10,000
+streams those took ~20 µs of the ~36 µs a stream spent on each event; bench/README.md).
+That needs the server's connection, which ASGI does not expose: ``App`` keeps the
+server's own ``send`` in the scope, and when it is bound to uvicorn's request cycle (h11
+or httptools, the versions pinned) whose body is chunked, the stream writes through that
+cycle's transport. The cycle's own flow control decides when not to: when the client is
+not reading (uvicorn paused writing), the connection is closing, or the batch ends the
+stream, the writer declines and the batch is queued for the stream's task, which sends
+it through ASGI (``ff_api.hub``: in order). Any other server, or an HTTP/1.0 client, gets
+every event through ASGI; tests/api/test_event_stream.py covers both.
 """
 
 from __future__ import annotations

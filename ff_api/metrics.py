@@ -58,6 +58,15 @@ class _Live:
         yield GaugeMetricFamily(
             "ff_sse_subscribers", "Open change streams (SDK and browser)", self._hub.count()
         )
+        deliveries = CounterMetricFamily(
+            "ff_sse_deliveries",
+            "Batches of changes delivered to streams: written to the connection by the hub "
+            "(direct) or queued for the stream's task (queued: the client was not reading)",
+            labels=["path"],
+        )
+        deliveries.add_metric(["direct"], self._hub.delivered_direct)
+        deliveries.add_metric(["queued"], self._hub.delivered_queued)
+        yield deliveries
         yield GaugeMetricFamily(
             "ff_change_follower_lag_seconds",
             "Seconds since this replica last read the change log of every loaded project",

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from ff_api.metrics import Metrics
-from tests.api.conftest import Seeded, ServerThread
+from tests.api.conftest import ADMIN, Seeded, ServerThread
 from tests.api.sse import open_stream
 
 US_PRO = {"context": {"targetingKey": "u1", "country": "US", "plan": "pro"}}
@@ -105,6 +105,23 @@ async def test_metrics__open_sse_stream__subscriber_gauge_up_then_down(
     # A stream is counted once, when it opens.
     opened = {"route": "/api/v1/sdk/stream", "method": "GET", "status": "200"}
     assert value(during, "ff_http_requests_total", **opened) == 1
+
+
+async def test_metrics__sse_change__delivered_straight_to_the_connection(
+    http: httpx.AsyncClient, seeded: Seeded
+) -> None:
+    # The API as it runs (uvicorn, h11): the hub writes a change to the stream's socket.
+    async with open_stream(http, "/api/v1/sdk/stream", bearer(seeded.server_key)) as stream:
+        await stream.next()
+        before = await scrape(http)
+        await seeded.services.flags.set_enabled(ADMIN, "demo", "legacy-mode", "production", True)
+        upsert = await stream.next()
+        after = await scrape(http)
+
+    assert upsert.event == "upsert"
+    assert value(before, "ff_sse_deliveries_total", path="direct") == 0
+    assert value(after, "ff_sse_deliveries_total", path="direct") == 1
+    assert value(after, "ff_sse_deliveries_total", path="queued") == 0
 
 
 async def test_metrics__change_follower__lag_and_round_reported(
