@@ -82,8 +82,8 @@ class App(Starlette):
 
 
 def event_stream(events: Callable[[Stream], AsyncIterator[Any]]) -> EventSourceResponse:
-    """A response streaming ``events(stream)``, which ends with ``stream.live(...)``;
-    ``stream.stop()`` ends it, sending or not."""
+    """A response streaming ``events(stream)``, then, if that called ``stream.live``,
+    its live events; ``stream.stop()`` ends it, sending or not."""
     return Stream(events)
 
 
@@ -144,6 +144,8 @@ class Stream(EventSourceResponse):
         """Once the generator's events are sent, send ``render`` of each batch the
         subscription gets, and keep-alive pings. The generator then has nothing left to
         hold: the stream keeps the subscription and ``render`` (its state) only."""
+        if self._subscriber is None:
+            raise RuntimeError("a stream goes live on its subscription: subscribe first")
         self._render = render
 
     def stop(self) -> None:
@@ -155,7 +157,6 @@ class Stream(EventSourceResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "HEAD":
             await super().__call__(scope, receive, send)  # headers only, no stream
-            self._unsubscribe()
             return
         self._server_send = scope.get(SERVER_SEND)
         self._task = task = asyncio.current_task()
