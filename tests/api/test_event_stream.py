@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message
 
-from ff_api.event_stream import App, Stream, StreamRoute, event_stream
+from ff_api.event_stream import App, Stream, StreamRoute, _chunked_cycle, event_stream
 from ff_api.hub import Batch, Hub
 
 SCOPE = {"type": "http", "method": "GET", "path": "/stream", "headers": []}
@@ -340,3 +340,15 @@ async def test_live__http_1_0_client__no_chunks_so_events_go_through_asgi() -> N
         assert received.endswith(b"id: 1\r\ndata: \r\n\r\n")
         assert (served.hub.delivered_direct, served.hub.delivered_queued) == (0, 1)
         writer.close()
+
+
+def test_live__a_uvicorn_cycle_without_what_the_writer_reads__takes_the_asgi_way() -> None:
+    # Another uvicorn version's cycle (same module, other attributes): no direct writes,
+    # and no error either (the stream then sends through ASGI).
+    cycle = type("RequestResponseCycle", (), {"__module__": "uvicorn.protocols.http.h11_impl"})
+
+    async def send(self: Any, message: Message) -> None: ...
+
+    cycle.send = send  # type: ignore[attr-defined]
+    assert _chunked_cycle(cycle().send) is None  # type: ignore[attr-defined]
+    assert _chunked_cycle(Client().send) is None  # not uvicorn's at all
