@@ -48,7 +48,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import h11
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -183,13 +183,13 @@ class Stream(EventSourceResponse):
         await send({**start, "headers": self.raw_headers})  # (no local keeps the headers)
         self.raw_headers = _SENT  # sent: its headers (~0.6 KB) need not stay
         await self._send_events(send)
-        subscriber, render = self._subscriber, self._render
-        if subscriber is not None and render is not None:
+        subscriber = self._subscriber
+        if subscriber is not None and self._render is not None:
             self._cycle = _chunked_cycle(self._server_send)
             if self._cycle is not None:
                 subscriber.direct = self.write_live
             while (batch := await subscriber.get()) is not None:  # None: dropped, too slow
-                chunks = _PINGS if isinstance(batch, Ping) else render(batch)
+                chunks = _PINGS if isinstance(batch, Ping) else self._render(batch)
                 if chunks is None:
                     break
                 if chunks:
@@ -220,8 +220,11 @@ class Stream(EventSourceResponse):
             assert self._render is not None
             try:
                 chunks = self._render(batch)
-            except Exception:
-                return False  # the task renders it again, and fails as it would have
+            except Exception as exc:
+                # The task raises it where it would have rendered the batch itself (its
+                # state may have moved: rendering again could skip the batch silently).
+                self._render = _raising(exc)
+                return False
         if chunks is None:
             return False  # the end: the task ends the response
         if chunks:
@@ -238,6 +241,13 @@ class Stream(EventSourceResponse):
         while (await receive())["type"] != "http.disconnect":
             pass
         self.stop()
+
+
+def _raising(exc: Exception) -> Render:
+    def render(batch: Batch) -> NoReturn:
+        raise exc
+
+    return render
 
 
 def _body(chunk: bytes) -> Message:

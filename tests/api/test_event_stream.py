@@ -131,14 +131,21 @@ async def test_stream__head__headers_only_and_no_events() -> None:
 # -- live events -------------------------------------------------------------------------------
 
 
-def numbered(end_at: int | None = None, size: int = 0) -> Callable[[Stream, Hub], Any]:
+def numbered(
+    end_at: int | None = None, size: int = 0, fail_at: int | None = None
+) -> Callable[[Stream, Hub], Any]:
     """Live events whose batches are ``(n, [])``: each renders as the event ``id: n`` with
-    ``size`` bytes of data; batch ``end_at`` ends the stream."""
+    ``size`` bytes of data; batch ``end_at`` ends the stream, batch ``fail_at`` raises the
+    first time (as a render whose state moved before it failed would not fail again)."""
+    failed: list[int] = []
 
     def render(batch: Batch) -> Sequence[bytes] | None:
         n: Any = batch[0]
         if n == end_at:
             return None
+        if n == fail_at and not failed:
+            failed.append(n)
+            raise RuntimeError(f"cannot render batch {n}")
         return [b"id: %d\r\ndata: %s\r\n\r\n" % (n, b"x" * size)]
 
     async def events(stream: Stream, hub: Hub) -> AsyncIterator[bytes]:
@@ -205,7 +212,8 @@ class Reader(asyncio.Protocol):
         self.ids: list[int] = []
         self.pings = 0
         self.hello = False
-        self.ended = False
+        self.ended = False  # the response ended (its last chunk)
+        self.closed = False  # the connection closed
         self.transport: asyncio.Transport | None = None
         self._tail = b""
 
@@ -223,6 +231,9 @@ class Reader(asyncio.Protocol):
             elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
                 self.ended = True
                 return
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
 
     def _events(self, data: bytes) -> None:
         *complete, self._tail = (self._tail + data).split(b"\r\n\r\n")
@@ -310,6 +321,21 @@ async def test_live__a_render_ends_the_stream__the_response_completes() -> None:
         assert reader.ids == [1, 2]
         assert served.hub.count() == 0
         assert served.hub.delivered_direct == 2  # 3 was declined: the task ended the stream
+
+
+async def test_live__a_render_fails__the_stream_ends_and_nothing_is_skipped_silently() -> None:
+    async with Served(numbered(fail_at=3)) as served:
+        reader = await read_stream(served)
+
+        for n in (1, 2, 3, 4):
+            await publish(served.hub, n)
+        # uvicorn logs the error and closes the connection: the client reconnects with
+        # its last id (2) and is sent what it missed.
+        await until(lambda: reader.closed, "the connection closed")
+
+        assert not reader.ended  # cut, not completed: the client knows to reconnect
+        assert reader.ids == [1, 2]
+        assert served.hub.count() == 0
 
 
 async def test_live__pings_go_straight_to_the_socket() -> None:
