@@ -28,6 +28,7 @@ from starlette.types import Message
 
 from ff_api.event_stream import App, Stream, StreamRoute, _chunked_cycle, event_stream
 from ff_api.hub import Batch, Hub
+from tests.client.conftest import eventually
 
 SCOPE = {"type": "http", "method": "GET", "path": "/stream", "headers": []}
 PROJECT = "p"
@@ -165,7 +166,7 @@ async def test_live__not_under_uvicorn__events_go_through_asgi_send() -> None:
     response = event_stream(lambda stream: numbered()(stream, hub))
     task = asyncio.create_task(response(dict(SCOPE), client.receive, client.send))
     await asyncio.wait_for(client.first_event.wait(), 5)
-    await until(lambda: hub.count() == 1, "subscribed")
+    await eventually(lambda: hub.count() == 1)  # subscribed
 
     for n in (1, 2):
         await publish(hub, n)
@@ -194,7 +195,7 @@ class Served:
 
     async def __aenter__(self) -> Served:
         self._task = asyncio.create_task(self.server.serve())
-        await until(lambda: self.server.started, "uvicorn started")
+        await eventually(lambda: self.server.started)  # uvicorn started
         self.port = self.server.servers[0].sockets[0].getsockname()[1]
         return self
 
@@ -260,16 +261,8 @@ async def read_stream(served: Served, receive_buffer: int | None = None) -> Read
     assert reader.transport is not None
     request = h11.Request(method="GET", target="/stream", headers=[("Host", "test")])
     reader.transport.write(reader.h11.send(request) or b"")
-    await until(lambda: reader.hello and served.hub.count() == 1, "the stream opened")
+    await eventually(lambda: reader.hello and served.hub.count() == 1)  # the stream opened
     return reader
-
-
-async def until(condition: Callable[[], bool], what: str, within_s: float = 10) -> None:
-    for _ in range(int(within_s / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"not within {within_s} s: {what}")
 
 
 async def test_live__under_uvicorn__the_hub_writes_each_batch_as_a_chunk() -> None:
@@ -278,7 +271,7 @@ async def test_live__under_uvicorn__the_hub_writes_each_batch_as_a_chunk() -> No
 
         for n in range(1, 6):
             await publish(served.hub, n)
-        await until(lambda: reader.ids == [1, 2, 3, 4, 5], "five events")
+        await eventually(lambda: reader.ids == [1, 2, 3, 4, 5])  # five events
 
         # Written by the hub in publish's own turn: the stream's task never woke.
         assert (served.hub.delivered_direct, served.hub.delivered_queued) == (5, 0)
@@ -303,7 +296,7 @@ async def test_live__client_stops_reading__batches_queue_and_all_arrive_in_order
             await publish(served.hub, n)
             await asyncio.sleep(0.001)
 
-        await until(lambda: len(reader.ids) == n, f"{n} events", within_s=30)
+        await eventually(lambda: len(reader.ids) == n, 30)  # every event
         assert reader.ids == list(range(1, n + 1))  # once each, in order
         assert direct > 0
         assert served.hub.delivered_direct > direct  # caught up, the hub writes again
@@ -316,7 +309,7 @@ async def test_live__a_render_ends_the_stream__the_response_completes() -> None:
 
         for n in (1, 2, 3, 4):
             await publish(served.hub, n)
-        await until(lambda: reader.ended, "the end of the response")
+        await eventually(lambda: reader.ended)  # the end of the response
 
         assert reader.ids == [1, 2]
         assert served.hub.count() == 0
@@ -331,7 +324,7 @@ async def test_live__a_render_fails__the_stream_ends_and_nothing_is_skipped_sile
             await publish(served.hub, n)
         # uvicorn logs the error and closes the connection: the client reconnects with
         # its last id (2) and is sent what it missed.
-        await until(lambda: reader.closed, "the connection closed")
+        await eventually(lambda: reader.closed)  # the connection closed
 
         assert not reader.ended  # cut, not completed: the client knows to reconnect
         assert reader.ids == [1, 2]
@@ -342,9 +335,9 @@ async def test_live__pings_go_straight_to_the_socket() -> None:
     async with Served(numbered(), ping_s=0.05) as served:
         reader = await read_stream(served)
 
-        await until(lambda: reader.pings >= 2, "two pings")
+        await eventually(lambda: reader.pings >= 2)  # two pings
         await publish(served.hub, 1)
-        await until(lambda: reader.ids == [1], "the event")
+        await eventually(lambda: reader.ids == [1])  # the event
 
 
 async def test_live__http_1_0_client__no_chunks_so_events_go_through_asgi() -> None:
@@ -355,7 +348,7 @@ async def test_live__http_1_0_client__no_chunks_so_events_go_through_asgi() -> N
         received = b""
         while b"hello" not in received:
             received += await asyncio.wait_for(reader.read(65_536), 5)
-        await until(lambda: served.hub.count() == 1, "subscribed")
+        await eventually(lambda: served.hub.count() == 1)  # subscribed
 
         await publish(served.hub, 1)
         deadline = loop.time() + 5
