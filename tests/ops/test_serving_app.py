@@ -43,7 +43,7 @@ def test_serving_app__built_and_started__long_lived_objects_frozen_out_of_full_c
 
     assert result.returncode == 0, result.stderr[-2000:]
     before, built, started, collecting, kind = result.stdout.split()
-    assert (int(before), kind) == (0, "Starlette")
+    assert (int(before), kind) == (0, "App")  # ff_api.event_stream.App, a Starlette
     assert int(built) > 20_000  # modules, classes, the app: tens of thousands of objects
     # The lifespan's store client (botocore's service model) joins them: thousands more.
     assert int(started) > int(built) + 5_000
