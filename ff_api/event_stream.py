@@ -67,7 +67,8 @@ _PINGS = (PING_EVENT,)
 Render = Callable[[Batch], Sequence[bytes] | None]
 """A stream's live events for one published batch, encoded; None ends the stream there. A
 render may be called twice for the same batch when the first call ends the stream, and
-must then say so again (``Stream.live``)."""
+must then say so again; one that raises is not called again: the stream's task raises
+that error (uvicorn logs it and closes the connection; the client resumes by its id)."""
 
 SERVER_SEND = "ff.server_send"
 """The scope key under which ``App`` keeps the server's own ``send``."""
