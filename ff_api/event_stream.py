@@ -62,7 +62,6 @@ from ff_api.hub import Batch, Hub, Ping, Subscriber
 
 # A comment line: EventSource ignores it, proxies see traffic. Encoded once.
 PING_EVENT = ServerSentEvent(comment="ping").encode()
-_PINGS = (PING_EVENT,)
 
 Render = Callable[[Batch], Sequence[bytes] | None]
 """A stream's live events for one published batch, encoded; None ends the stream there. A
@@ -190,11 +189,11 @@ class Stream(EventSourceResponse):
             if self._cycle is not None:
                 subscriber.direct = self.write_live
             while (batch := await subscriber.get()) is not None:  # None: dropped, too slow
-                chunks = _PINGS if isinstance(batch, Ping) else self._render(batch)
-                if chunks is None:
+                data = self._rendered(batch)
+                if data is None:
                     break
-                if chunks:
-                    await send(_body(b"".join(chunks)))
+                if data:
+                    await send(_body(data))
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _send_events(self, send: Send) -> None:
@@ -215,23 +214,27 @@ class Stream(EventSourceResponse):
         transport = cycle.transport
         if cycle.flow.write_paused or cycle.disconnected or transport.is_closing():
             return False  # the client is not reading, or is gone: the task waits on it
-        if isinstance(batch, Ping):
-            chunks: Sequence[bytes] | None = _PINGS
-        else:
-            assert self._render is not None
-            try:
-                chunks = self._render(batch)
-            except Exception as exc:
-                # The task raises it where it would have rendered the batch itself (its
-                # state may have moved: rendering again could skip the batch silently).
-                self._render = _raising(exc)
-                return False
-        if chunks is None:
+        try:
+            data = self._rendered(batch)
+        except Exception as exc:
+            # The task raises it where it would have rendered the batch itself (its state
+            # may have moved: rendering again could skip the batch silently).
+            self._render = _raising(exc)
+            return False
+        if data is None:
             return False  # the end: the task ends the response
-        if chunks:
-            data = b"".join(chunks)
+        if data:
             transport.write(b"%x\r\n%s\r\n" % (len(data), data))  # one HTTP/1.1 chunk
         return True
+
+    def _rendered(self, batch: Batch | Ping) -> bytes | None:
+        """What the stream sends for ``batch``, as one body (empty: nothing); None: the
+        stream ends here."""
+        if isinstance(batch, Ping):
+            return PING_EVENT
+        assert self._render is not None
+        chunks = self._render(batch)
+        return None if chunks is None else b"".join(chunks)
 
     def _unsubscribe(self) -> None:
         if self._hub is not None and self._subscriber is not None:
