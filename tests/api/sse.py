@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -58,3 +59,29 @@ async def open_stream(
         "GET", url, headers=headers, timeout=httpx.Timeout(10, read=None)
     ) as r:
         yield Stream(r)
+
+
+class RawConnection(asyncio.Protocol):
+    """A test's own protocol on a raw loopback connection (``connect_raw``)."""
+
+    transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+
+async def connect_raw(
+    protocol: RawConnection, host: str, port: int, receive_buffer: int | None = None
+) -> asyncio.Transport:
+    """Connect ``protocol`` to ``host:port``; ``receive_buffer`` shrinks the socket's
+    receive buffer, so that a client that stops reading fills the server's buffers soon."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    if receive_buffer is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, (host, port))
+    await loop.create_connection(lambda: protocol, sock=sock)
+    assert protocol.transport is not None
+    return protocol.transport

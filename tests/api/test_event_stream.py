@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -28,6 +27,7 @@ from starlette.types import Message
 
 from ff_api.event_stream import App, Stream, StreamRoute, _chunked_cycle, event_stream
 from ff_api.hub import Batch, Hub
+from tests.api.sse import RawConnection, connect_raw
 from tests.client.conftest import eventually
 
 SCOPE = {"type": "http", "method": "GET", "path": "/stream", "headers": []}
@@ -205,7 +205,7 @@ class Served:
         await asyncio.wait_for(self._task, 10)
 
 
-class Reader(asyncio.Protocol):
+class Reader(RawConnection):
     """A raw HTTP client of one stream; ``h11`` parses what it reads (status, chunks)."""
 
     def __init__(self) -> None:
@@ -215,12 +215,7 @@ class Reader(asyncio.Protocol):
         self.hello = False
         self.ended = False  # the response ended (its last chunk)
         self.closed = False  # the connection closed
-        self.transport: asyncio.Transport | None = None
         self._tail = b""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         self.h11.receive_data(data)
@@ -250,17 +245,10 @@ class Reader(asyncio.Protocol):
 
 
 async def read_stream(served: Served, receive_buffer: int | None = None) -> Reader:
-    loop = asyncio.get_running_loop()
-    sock = socket.socket()
-    if receive_buffer is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-    sock.setblocking(False)
-    await loop.sock_connect(sock, ("127.0.0.1", served.port))
     reader = Reader()
-    await loop.create_connection(lambda: reader, sock=sock)
-    assert reader.transport is not None
+    transport = await connect_raw(reader, "127.0.0.1", served.port, receive_buffer)
     request = h11.Request(method="GET", target="/stream", headers=[("Host", "test")])
-    reader.transport.write(reader.h11.send(request) or b"")
+    transport.write(reader.h11.send(request) or b"")
     await eventually(lambda: reader.hello and served.hub.count() == 1)  # the stream opened
     return reader
 

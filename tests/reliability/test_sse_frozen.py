@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ from ff_core.models import EnvironmentConfig, Flag, KeyKind, Serve, Target, bool
 from ff_core.services import Services
 from ff_core.store import DynamoStore
 from tests.api.conftest import ADMIN, SECRET, ServerThread
+from tests.api.sse import RawConnection, connect_raw
 
 READERS = 100
 # The kernel lets a loopback socket buffer ~4 MB for a reader that reads nothing, and
@@ -98,7 +98,7 @@ async def stack(own_moto: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
             server.stop()
 
 
-class Reader(asyncio.Protocol):
+class Reader(RawConnection):
     """One raw SSE connection that records the ids of the complete events it reads."""
 
     def __init__(self, frozen: bool = False) -> None:
@@ -107,12 +107,7 @@ class Reader(asyncio.Protocol):
         self.first: asyncio.Future[None] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
         self.frozen = frozen
-        self.transport: asyncio.Transport | None = None
         self._tail = b""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         data = self._tail + data
@@ -134,16 +129,9 @@ class Reader(asyncio.Protocol):
 
 
 async def connect(stack: Stack, frozen: bool = False) -> Reader:
-    loop = asyncio.get_running_loop()
-    sock = socket.socket()
-    if frozen:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await loop.sock_connect(sock, (stack.host, stack.port))
     reader = Reader(frozen)
-    await loop.create_connection(lambda: reader, sock=sock)
-    assert reader.transport is not None
-    reader.transport.write(
+    transport = await connect_raw(reader, stack.host, stack.port, 4096 if frozen else None)
+    transport.write(
         f"GET /api/v1/sdk/stream HTTP/1.1\r\nHost: {stack.host}\r\n"
         f"Authorization: Bearer {stack.server_key}\r\n\r\n".encode()
     )
