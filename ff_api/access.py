@@ -1,13 +1,21 @@
-"""Every request once: its id (``X-Request-ID``), its metrics, its access-log record.
+"""Every request once: its id (``X-Request-ID``), its metrics, its access-log record, and
+CORS.
 
-One pure ASGI middleware for the three (``BaseHTTPMiddleware`` would buffer event
-streams; three middlewares would wrap every ``send`` three times on the hot path). The
-metrics are taken when the response starts (ff_api/metrics.py); the record is written
-when the request is over, so a stream's ``duration_ms`` is how long it stayed open. Only
-what is safe goes in: the method, the path, the route template, the status, and a query
-string whose values are kept only for parameters known to carry no secret (``?key=`` and
-``?token=`` of the browser stream, and a browser's ``context``, become ``[redacted]``).
-Headers are never logged.
+One pure ASGI middleware for all four (``BaseHTTPMiddleware`` would buffer event
+streams; each middleware wraps every ``send`` once more and adds a frame per request,
+on a path that serves thousands of OFREP requests a second). CORS is Starlette's
+``CORSMiddleware``, run for every request that carries an ``Origin`` header (browsers
+send one with every cross-origin request and every preflight); a request without one
+gets from this layer's own ``send`` exactly what Starlette's would add to it, ``Vary:
+Origin``, and skips the CORS layer (tests/api/test_cors.py holds the two to the same
+answers).
+
+The metrics are taken when the response starts (ff_api/metrics.py); the record is
+written when the request is over, so a stream's ``duration_ms`` is how long it stayed
+open. Only what is safe goes in: the method, the path, the route template, the status,
+and a query string whose values are kept only for parameters known to carry no secret
+(``?key=`` and ``?token=`` of the browser stream, and a browser's ``context``, become
+``[redacted]``). Headers are never logged.
 """
 
 from __future__ import annotations
@@ -17,9 +25,11 @@ import logging
 import os
 import re
 import time
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.datastructures import MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ff_api.metrics import Metrics, route_template
@@ -39,15 +49,25 @@ log = logging.getLogger("ff.access")
 
 def request_id(scope: Scope) -> str:
     """The caller's ``X-Request-ID`` if it is sane, else a new one."""
+    return _read(scope)[0]
+
+
+def _read(scope: Scope) -> tuple[str, bool]:
+    """The request id, and whether the request carries an ``Origin``: one pass."""
+    given: bytes | None = None
+    origin = False
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
-            candidate: str = value.decode("latin-1")
-            if _SANE_ID.match(candidate):
-                return candidate
-            break
+            given = value if given is None else given
+        elif name == b"origin":
+            origin = True
+    if given is not None:
+        candidate = given.decode("latin-1")
+        if _SANE_ID.match(candidate):
+            return candidate, origin
     # 32 hex digits like a UUID, at a fraction of uuid4's cost: random per process, then
     # counted (request ids need to be unique, not unpredictable).
-    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFFFFFF:016x}"
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFFFFFF:016x}", origin
 
 
 _ID_PREFIX = os.urandom(8).hex()
@@ -60,16 +80,19 @@ def safe_query(raw: bytes) -> str:
     return urlencode([(k, v if k in _SAFE_PARAMS else REDACTED) for k, v in pairs], safe="[]")
 
 
-class AccessLogMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
+class EdgeMiddleware:
+    """``cors`` are ``CORSMiddleware``'s arguments."""
+
+    def __init__(self, app: ASGIApp, /, metrics: Metrics | None = None, **cors: Any) -> None:
         self.app = app
         self._metrics = metrics
+        self._cors = CORSMiddleware(app, **cors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = request_id(scope)
+        rid, cross_origin = _read(scope)
         token = REQUEST_ID.set(rid)
         started = time.perf_counter()
         status = 500  # until a response starts: an exception is answered 500 outside us
@@ -82,13 +105,19 @@ class AccessLogMiddleware:
                 responded = True
                 status = message["status"]
                 message.setdefault("headers", [])
-                MutableHeaders(scope=message).append(HEADER, rid)
+                headers = MutableHeaders(scope=message)
+                headers.append(HEADER, rid)
+                if not cross_origin:  # as Starlette's CORS answers a request without Origin
+                    headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])
                 if metrics is not None:
                     metrics.observe_request(scope, status, started)
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if cross_origin:
+                await self._cors(scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
         except Exception:
             if not responded and metrics is not None:  # answered 500 by the handler outside
                 metrics.observe_request(scope, 500, started)

@@ -9,10 +9,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 
 from ff_api import collector, openapi
-from ff_api.access import AccessLogMiddleware
+from ff_api.access import EdgeMiddleware
 from ff_api.auth import KeyAuthenticator
 from ff_api.errors import HANDLERS
 from ff_api.event_stream import App, watch_shutdown
@@ -107,10 +106,11 @@ def create_app(
 
     middleware = [
         # Outermost, so it sees every response: each request gets its id (X-Request-ID),
-        # its metrics and one access-log record.
-        Middleware(AccessLogMiddleware, metrics=metrics),
+        # its metrics, one access-log record, and CORS (Starlette's, for requests with an
+        # Origin header).
         Middleware(
-            CORSMiddleware,
+            EdgeMiddleware,
+            metrics=metrics,
             allow_origins=settings.cors_origins,
             allow_credentials=False,
             allow_methods=["GET", "POST"],
