@@ -16,6 +16,7 @@ from ff_api.auth import KeyAuthenticator
 from ff_api.errors import HANDLERS
 from ff_api.event_stream import App, watch_shutdown
 from ff_api.hub import Hub
+from ff_api.lane import BulkLane
 from ff_api.metrics import Metrics
 from ff_api.ratelimit import RateLimiter, RateLimitMiddleware
 from ff_api.routes import browser, evaluation, health, management, ops, sdk, tenants, webhooks
@@ -104,6 +105,7 @@ def create_app(
                 if settings.usage_flush_s:
                     await usage.close()
 
+    limiter = RateLimiter.from_settings(settings)  # one set of buckets for both checks
     middleware = [
         # Outermost, so it sees every response: each request gets its id (X-Request-ID),
         # its metrics, one access-log record, and CORS (Starlette's, for requests with an
@@ -111,6 +113,8 @@ def create_app(
         Middleware(
             EdgeMiddleware,
             metrics=metrics,
+            # OFREP bulk requests with nothing unusual about them skip the layers below.
+            lane=BulkLane(limiter),
             allow_origins=settings.cors_origins,
             allow_credentials=False,
             allow_methods=["GET", "POST"],
@@ -124,7 +128,7 @@ def create_app(
             expose_headers=["ETag", "X-Request-ID"],
         ),
         # Inside CORS, so that a browser can read the 429; preflights never reach it.
-        Middleware(RateLimitMiddleware, limiter=RateLimiter.from_settings(settings)),
+        Middleware(RateLimitMiddleware, limiter=limiter),
     ]
     return App(
         routes=[

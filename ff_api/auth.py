@@ -25,11 +25,15 @@ logger = logging.getLogger(__name__)
 
 
 def raw_key(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
+    return key_of(request.headers.get("authorization"), request.headers.get("x-api-key"))
+
+
+def key_of(authorization: str | None, x_api_key: str | None) -> str | None:
+    """The raw key of a request with these two headers (the first of each name)."""
+    scheme, _, value = (authorization or "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return request.headers.get("x-api-key") or None
+    return x_api_key or None
 
 
 class KeyAuthenticator:
@@ -47,15 +51,28 @@ class KeyAuthenticator:
     async def lookup(self, raw: str) -> ApiKey | None:
         digest = keys.digest(raw, self._secret)
         cached = self._cache.get(digest)
-        if cached is not None:
-            now = time.monotonic()
-            if cached[0] > now:
-                if cached[0] - now < self._ahead_s and digest not in self._inflight:
-                    self._refresh_ahead(digest, cached)
-                return cached[1]
+        if cached is not None and self._fresh(digest, cached):
+            return cached[1]
         if not keys.looks_like_key(raw):
             return None
         return await self._read(digest, cached)
+
+    def cached(self, raw: str) -> ApiKey | None:
+        """The key ``raw`` names if it is known and unexpired here, without waiting: what
+        ``lookup`` would answer at once (None: ask ``lookup``)."""
+        digest = keys.digest(raw, self._secret)
+        cached = self._cache.get(digest)
+        if cached is not None and self._fresh(digest, cached):
+            return cached[1]
+        return None
+
+    def _fresh(self, digest: str, cached: tuple[float, ApiKey | None]) -> bool:
+        now = time.monotonic()
+        if cached[0] <= now:
+            return False
+        if cached[0] - now < self._ahead_s and digest not in self._inflight:
+            self._refresh_ahead(digest, cached)
+        return True
 
     def _refresh_ahead(self, digest: str, cached: tuple[float, ApiKey | None]) -> None:
         """Read a key again in the background during the last quarter of its interval.

@@ -19,6 +19,11 @@ async def read_json(request: Request, limit: int) -> Any:
         body += chunk
         if len(body) > limit:
             raise PayloadTooLarge(f"request body over {limit} bytes", limit=limit)
+    return parse_json(body)
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body read whole: an empty one is ``{}``."""
     if not body.strip():
         return {}
     try:

@@ -160,14 +160,25 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         # No local keeps the credentials: a stream suspends this frame for hours.
-        wait_s = max((self._limiter.acquire(hash(raw)) for raw in credentials(scope)), default=0)
+        wait_s = charge(self._limiter, scope)
         if not wait_s:
             await self.app(scope, receive, send)
             return
-        body, headers = _refusal(max(1, math.ceil(wait_s)))
-        # A fresh headers list each time: middleware outside may add to it.
-        await send({"type": "http.response.start", "status": 429, "headers": list(headers)})
-        await send({"type": "http.response.body", "body": body})
+        await refuse(wait_s, send)
+
+
+def charge(limiter: RateLimiter, scope: Scope) -> float:
+    """Take a token for each credential of the request: 0.0 if it may pass, else the
+    seconds to wait (the middleware's check; ff_api/lane.py makes it too)."""
+    return max((limiter.acquire(hash(raw)) for raw in credentials(scope)), default=0.0)
+
+
+async def refuse(wait_s: float, send: Send) -> None:
+    """The 429 of a request that must wait ``wait_s``."""
+    body, headers = _refusal(max(1, math.ceil(wait_s)))
+    # A fresh headers list each time: middleware outside may add to it.
+    await send({"type": "http.response.start", "status": 429, "headers": list(headers)})
+    await send({"type": "http.response.body", "body": body})
 
 
 @functools.lru_cache(maxsize=64)

@@ -95,6 +95,10 @@ class Snapshots:
                 self._projects[project] = snapshot
             return snapshot
 
+    def loaded_snapshot(self, project: str) -> ProjectSnapshot | None:
+        """The project's snapshot if it is loaded, without waiting (None: ask ``get``)."""
+        return self._projects.get(project)
+
     def loaded(self) -> list[str]:
         return list(self._projects)
 

@@ -125,6 +125,11 @@ async def evaluate_one(request: Request) -> Response:
 
 async def _ofrep_context(request: Request, state: ApiState) -> dict[str, Any]:
     body = await read_json(request, state.settings.max_body_bytes)
+    return ofrep_context(body, state)
+
+
+def ofrep_context(body: Any, state: ApiState) -> dict[str, Any]:
+    """The evaluation context of an OFREP request's parsed body."""
     if not isinstance(body, dict):
         raise InvalidContext("body must be a JSON object with a 'context' object")
     return evaluation_context(body.get("context"), state.settings.max_context_bytes)
@@ -164,6 +169,19 @@ async def ofrep_bulk(request: Request) -> Response:
         ctx = await _ofrep_context(request, state)
     except InvalidContext as exc:
         return JSONResponse({"errorCode": "INVALID_CONTEXT", "errorDetails": str(exc)}, 400)
+    return bulk_response(request, state, key, env, seq, ctx)
+
+
+def bulk_response(
+    request: Request,
+    state: ApiState,
+    key: ApiKey,
+    env: CompiledEnvironment,
+    seq: int,
+    ctx: dict[str, Any],
+) -> Response:
+    """The OFREP bulk answer for ``ctx``, counted in usage: what ``ofrep_bulk`` and the
+    fast lane (ff_api/lane.py) both send."""
     canonical = orjson.dumps(ctx, option=orjson.OPT_SORT_KEYS, default=str)
     now = time.time()
     answer, kept = state.bulk.answer(key, env, seq, ctx, canonical, now)

@@ -1,0 +1,209 @@
+"""The OFREP bulk fast lane (ff_api/lane.py) answers exactly as the full stack does.
+
+Two copies of the API run under uvicorn on the same table: the one ``create_app`` builds,
+and one whose edge layer offers no lane. Every request goes to both; the answers must be
+the same (status, headers but the request id and the date, body), and the lane must have answered
+the ordinary ones and handed every unusual one on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from ff_api import ApiSettings
+from ff_api.access import EdgeMiddleware
+from ff_api.lane import BulkLane
+from tests.api.conftest import Seeded, ServerThread
+from tests.api.test_metrics import scrape, value
+
+PATH = "/ofrep/v1/evaluate/flags"
+HOST = "api.example"  # both copies build the same stream URLs into their answers
+# Each request's own id, and uvicorn's clock (the two answers may straddle a second).
+UNCOMPARED = frozenset({"x-request-id", "date"})
+
+
+def edge_of(app: Starlette) -> EdgeMiddleware:
+    app.middleware_stack = app.build_middleware_stack()
+    layer: Any = app.middleware_stack
+    while not isinstance(layer, EdgeMiddleware):
+        layer = layer.app
+    return layer
+
+
+class Pair:
+    """The API with its lane (``lane``) and without one."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        self.with_lane = ServerThread(settings)
+        self.without = ServerThread(settings)
+        lane = edge_of(self.with_lane.server.config.app)._lane  # type: ignore[arg-type]
+        assert isinstance(lane, BulkLane)
+        self.lane = lane
+        edge_of(self.without.server.config.app)._lane = None  # type: ignore[arg-type]
+        self.urls = (self.with_lane.start(), self.without.start())
+
+    async def both(self, headers: dict[str, str], **request: Any) -> tuple[Any, Any, int]:
+        """The two answers to one request, and how many of them the lane answered."""
+        before = self.lane.answered
+        path = request.pop("path", PATH)
+        answers = []
+        for url in self.urls:
+            async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+                response = await client.post(path, headers={"Host": HOST, **headers}, **request)
+            answers.append(
+                (
+                    response.status_code,
+                    [(k, v) for k, v in response.headers.multi_items() if k not in UNCOMPARED],
+                    response.content,
+                )
+            )
+        return answers[0], answers[1], self.lane.answered - before
+
+    def stop(self) -> None:
+        self.with_lane.stop()
+        self.without.stop()
+
+
+@pytest.fixture
+def pair(seeded: Seeded) -> Iterator[Pair]:
+    # Keys stay cached for the poll interval: long enough that none expires mid-test.
+    both = Pair(seeded.settings.model_copy(update={"poll_interval_s": 60.0}))
+    yield both
+    both.stop()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+CONTEXT = {"context": {"targetingKey": "user-7", "country": "US", "plan": "pro"}}
+
+
+async def test_lane__ordinary_requests__answered_by_the_lane_as_the_stack_answers(
+    pair: Pair, seeded: Seeded
+) -> None:
+    # The first request of a key reads it from the store: the full stack answers it.
+    first, first_reference, answered_cold = await pair.both(bearer(seeded.server_key), json=CONTEXT)
+    server, server_reference, answered_server = await pair.both(
+        bearer(seeded.server_key), json=CONTEXT
+    )
+    etag = dict(server[1])["etag"]
+    unchanged, unchanged_reference, answered_304 = await pair.both(
+        {**bearer(seeded.server_key), "If-None-Match": etag}, json=CONTEXT
+    )
+    await pair.both({"X-API-Key": seeded.client_key}, json=CONTEXT)
+    client, client_reference, answered_client = await pair.both(
+        {"X-API-Key": seeded.client_key}, json=CONTEXT
+    )
+    empty, empty_reference, answered_empty = await pair.both(bearer(seeded.server_key))
+
+    assert first == first_reference
+    assert answered_cold == 0
+    assert server == server_reference
+    assert answered_server == 1
+    assert server[0] == 200
+    assert b'"flags":[' in server[2]
+    assert unchanged == unchanged_reference
+    assert answered_304 == 1
+    assert unchanged[0] == 304
+    assert client == client_reference
+    assert answered_client == 1
+    assert len(client[2]) < len(server[2])  # only client-visible flags
+    assert empty == empty_reference
+    assert answered_empty == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "request_options"),
+    [
+        pytest.param({}, {"content": b"{not json"}, id="invalid-json"),
+        pytest.param({}, {"json": {"context": [1, 2]}}, id="context-not-an-object"),
+        pytest.param({}, {"json": ["context"]}, id="body-not-an-object"),
+        pytest.param({}, {"json": {"context": {"big": "x" * 40_000}}}, id="context-too-large"),
+        pytest.param({}, {"json": {"context": {"big": "x" * 70_000}}}, id="body-too-large"),
+        pytest.param({}, {"json": CONTEXT, "path": PATH + "?flagConfigEtag=1"}, id="refetch"),
+        pytest.param({"Origin": "https://app.example"}, {"json": CONTEXT}, id="cross-origin"),
+        pytest.param({"Cookie": "ff_session=x"}, {"json": CONTEXT}, id="cookie-too"),
+    ],
+)
+async def test_lane__unusual_requests__handed_on_answered_as_the_stack_answers(
+    pair: Pair, seeded: Seeded, headers: dict[str, str], request_options: dict[str, Any]
+) -> None:
+    await pair.both(bearer(seeded.server_key), json=CONTEXT)  # the key known to both
+
+    ours, reference, answered = await pair.both(
+        {**bearer(seeded.server_key), **headers}, **request_options
+    )
+
+    assert ours == reference
+    expected = 1 if "Cookie" in headers else 0  # a cookie beside the key changes nothing
+    assert answered == expected
+
+
+@pytest.mark.parametrize(
+    "key", ["missing", "unknown", "admin", "staging-of-other-environment"], ids=str
+)
+async def test_lane__keys_it_does_not_know_or_take__handed_on(
+    pair: Pair, seeded: Seeded, key: str
+) -> None:
+    raw = {
+        "missing": None,
+        "unknown": "ffs_" + "x" * 43,
+        "admin": seeded.admin_key,
+        "staging-of-other-environment": seeded.staging_key,
+    }[key]
+    headers = bearer(raw) if raw else {}
+    await pair.both(headers, json=CONTEXT)
+
+    ours, reference, answered = await pair.both(headers, json=CONTEXT)
+
+    assert ours == reference
+    if key == "staging-of-other-environment":  # a server key of another environment
+        assert (ours[0], answered) == (200, 1)
+    else:
+        assert ours[0] in (401, 403)
+        assert answered == 0
+
+
+async def test_lane__rate_limit__one_token_a_request_and_the_stacks_429(
+    seeded: Seeded,
+) -> None:
+    settings = seeded.settings.model_copy(
+        update={"rate_limit_per_key_rps": 0.001, "rate_limit_burst": 4, "poll_interval_s": 60.0}
+    )
+    server = ServerThread(settings)
+    lane = edge_of(server.server.config.app)._lane  # type: ignore[arg-type]
+    assert isinstance(lane, BulkLane)
+    url = server.start()
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            key = bearer(seeded.server_key)
+            cold = await http.post(PATH, json=CONTEXT, headers=key)  # the stack: 1 token
+            warm = await http.post(PATH, json=CONTEXT, headers=key)  # the lane: 1 token
+            bad = await http.post(PATH, content=b"{", headers=key)  # handed on: 1 token
+            last = await http.post(PATH, json=CONTEXT, headers=key)  # the lane: the 4th
+            refused_by_lane = await http.post(PATH, json=CONTEXT, headers=key)
+            refused_by_stack = await http.post(PATH, content=b"{", headers=key)
+            samples = await scrape(http)
+    finally:
+        server.stop()
+
+    assert [cold.status_code, warm.status_code, bad.status_code, last.status_code] == [
+        200,
+        200,
+        400,
+        200,
+    ]
+    assert lane.answered == 2  # warm and last; the 429 is counted as refused, below
+    for refused in (refused_by_lane, refused_by_stack):
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"].isdigit()
+    assert refused_by_lane.content == refused_by_stack.content
+    assert refused_by_lane.headers["vary"] == refused_by_stack.headers["vary"] == "Origin"
+    route = {"route": PATH, "method": "POST"}
+    assert value(samples, "ff_http_requests_total", status="200", **route) == 3
+    assert value(samples, "ff_http_requests_total", status="429", **route) == 2
