@@ -36,6 +36,7 @@ from ff_api.metrics import Metrics, route_template
 from ff_core.logs import REQUEST_ID
 
 HEADER = "X-Request-ID"
+_HEADER_NAME = HEADER.lower().encode()
 # A caller's id is kept when it looks like an id (a UUID, a trace id), not free text.
 _SANE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 # Query parameters of ff_api's routes whose values are neither secret nor personal.
@@ -80,6 +81,17 @@ def safe_query(raw: bytes) -> str:
     return urlencode([(k, v if k in _SAFE_PARAMS else REDACTED) for k, v in pairs], safe="[]")
 
 
+def _vary_origin(message: Message) -> None:
+    """``Vary: Origin`` added to a response start as Starlette's CORS adds it to the
+    answer of a request without ``Origin``: joined to the response's own ``Vary``."""
+    headers = message["headers"]
+    if not any(name == b"vary" for name, _ in headers):
+        headers.append((b"vary", b"Origin"))
+        return
+    mutable = MutableHeaders(scope=message)
+    mutable["Vary"] = ", ".join([*mutable.getlist("Vary"), "Origin"])
+
+
 class Lane(Protocol):
     """A route's fast lane (ff_api/lane.py): answers a request of ``path`` itself (None),
     or hands back the ``receive`` the app must read it from."""
@@ -122,11 +134,11 @@ class EdgeMiddleware:
             if message["type"] == "http.response.start" and not responded:
                 responded = True
                 status = message["status"]
-                message.setdefault("headers", [])
-                headers = MutableHeaders(scope=message)
-                headers.append(HEADER, rid)
-                if not cross_origin:  # as Starlette's CORS answers a request without Origin
-                    headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])
+                # A new list, as Starlette's MutableHeaders makes: the response's stays as is.
+                headers = [*message.get("headers", ()), (_HEADER_NAME, rid.encode("latin-1"))]
+                message["headers"] = headers
+                if not cross_origin:
+                    _vary_origin(message)
                 if metrics is not None:
                     metrics.observe_request(scope, status, started)
             await send(message)
