@@ -18,11 +18,13 @@ The lane answers only when every check passes, before it has changed anything:
 - its project's snapshot loaded;
 - the body within the size limit, a JSON object with a valid context.
 
-Anything else goes to the full stack as if the lane were not there (with the body, if the
-lane read it, handed on). Only then does it take the rate limiter's token (the same
-limiter, the same credentials: ``ratelimit.charge``), and it answers with what the route
-answers (``evaluation.bulk_response``: same body, ETag, 304, usage counts); the edge layer
-adds the request id, ``Vary``, the metrics and the access log as for any request.
+Before those checks it takes the rate limiter's tokens, as the rate-limit layer would
+(the same limiter and credentials, ``ratelimit.charge``, which marks the request so that
+the layer does not charge it again), and refuses a spent key with the layer's 429. Any
+request that fails a check goes to the full stack as if the lane were not there (with
+the body, if the lane read it, handed on). The others get what the route answers
+(``evaluation.bulk_response``: same body, ETag, 304, usage counts). The edge layer adds
+the request id, ``Vary``, the metrics and the access log, as for any request.
 tests/api/test_lane.py holds the lane's answers to the full stack's, byte for byte.
 """
 
@@ -53,6 +55,10 @@ class BulkLane:
         read the request from."""
         if scope["method"] != "POST" or scope["query_string"]:
             return receive
+        # First, as the rate-limit layer would: a refused key costs no more than there.
+        if self._limiter is not None and (wait_s := charge(self._limiter, scope)):
+            await refuse(wait_s, send)
+            return None
         authorization = api_key = None
         for name, value in scope["headers"]:
             if name == b"authorization":
@@ -65,7 +71,9 @@ class BulkLane:
         )
         if raw is None:
             return receive
-        state: ApiState = scope["app"].state.ff
+        state: ApiState | None = getattr(scope["app"].state, "ff", None)
+        if state is None:  # no lifespan has run (an app driven bare): the stack answers
+            return receive
         key = state.auth.cached(raw)
         if key is None or key.revoked_at is not None or key.kind not in EVALUATION_KEYS:
             return receive
@@ -87,9 +95,6 @@ class BulkLane:
             ctx = ofrep_context(parse_json(body), state)
         except Exception:  # bad JSON, a bad context, one too large: the route answers it
             return replay
-        if self._limiter is not None and (wait_s := charge(self._limiter, scope)):
-            await refuse(wait_s, send)
-            return None
         request = Request(scope, replay)
         try:
             response = bulk_response(

@@ -41,6 +41,7 @@ Clock = Callable[[], float]
 _MAX_BUCKETS = 100_000
 _QUERY_CREDENTIALS = ("key", "token")
 _READ = frozenset({b"authorization", b"x-api-key", b"cookie"})
+CHARGED = "ff.rate_limit_charged"  # in a request's scope once its tokens are taken
 
 
 class RateLimiter:
@@ -156,7 +157,7 @@ class RateLimitMiddleware:
         self._limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._limiter is None or scope["type"] != "http":
+        if self._limiter is None or scope["type"] != "http" or CHARGED in scope:
             await self.app(scope, receive, send)
             return
         # No local keeps the credentials: a stream suspends this frame for hours.
@@ -169,7 +170,9 @@ class RateLimitMiddleware:
 
 def charge(limiter: RateLimiter, scope: Scope) -> float:
     """Take a token for each credential of the request: 0.0 if it may pass, else the
-    seconds to wait (the middleware's check; ff_api/lane.py makes it too)."""
+    seconds to wait. Once a request: the middleware skips a request marked ``CHARGED``
+    (ff_api/lane.py charges the requests it is offered, then may hand them on)."""
+    scope[CHARGED] = True
     return max((limiter.acquire(hash(raw)) for raw in credentials(scope)), default=0.0)
 
 

@@ -182,12 +182,17 @@ async def test_lane__rate_limit__one_token_a_request_and_the_stacks_429(
     try:
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
             key = bearer(seeded.server_key)
-            cold = await http.post(PATH, json=CONTEXT, headers=key)  # the stack: 1 token
-            warm = await http.post(PATH, json=CONTEXT, headers=key)  # the lane: 1 token
-            bad = await http.post(PATH, content=b"{", headers=key)  # handed on: 1 token
-            last = await http.post(PATH, json=CONTEXT, headers=key)  # the lane: the 4th
-            refused_by_lane = await http.post(PATH, json=CONTEXT, headers=key)
-            refused_by_stack = await http.post(PATH, content=b"{", headers=key)
+            # One token each, whoever answers: the lane charges every request it is
+            # offered, and the rate-limit layer does not charge one the lane handed on.
+            cold = await http.post(PATH, json=CONTEXT, headers=key)  # key not cached yet
+            warm = await http.post(PATH, json=CONTEXT, headers=key)  # the lane answers
+            bad = await http.post(PATH, content=b"{", headers=key)  # handed on: a 400
+            last = await http.post(PATH, json=CONTEXT, headers=key)  # the 4th token
+            refused_by_lane = await http.post(PATH, content=b"{", headers=key)
+            # With a query the lane hands it on before charging: the layer refuses it.
+            refused_by_layer = await http.post(
+                PATH + "?flagConfigEtag=1", json=CONTEXT, headers=key
+            )
             samples = await scrape(http)
     finally:
         server.stop()
@@ -198,12 +203,13 @@ async def test_lane__rate_limit__one_token_a_request_and_the_stacks_429(
         400,
         200,
     ]
-    assert lane.answered == 2  # warm and last; the 429 is counted as refused, below
-    for refused in (refused_by_lane, refused_by_stack):
+    assert lane.answered == 2  # warm and last
+    for refused in (refused_by_lane, refused_by_layer):
         assert refused.status_code == 429
         assert refused.headers["retry-after"].isdigit()
-    assert refused_by_lane.content == refused_by_stack.content
-    assert refused_by_lane.headers["vary"] == refused_by_stack.headers["vary"] == "Origin"
+    assert refused_by_lane.content == refused_by_layer.content
+    assert refused_by_lane.headers["vary"] == refused_by_layer.headers["vary"] == "Origin"
     route = {"route": PATH, "method": "POST"}
     assert value(samples, "ff_http_requests_total", status="200", **route) == 3
+    assert value(samples, "ff_http_requests_total", status="400", **route) == 1
     assert value(samples, "ff_http_requests_total", status="429", **route) == 2
