@@ -8,7 +8,7 @@ requests a second where a trivial Starlette endpoint served ~7,800: the general 
 and ``send`` wrappers) cost more than the answer, which is one dict lookup of a kept
 answer (ff_api/bulk.py). bench/README.md has the figures.
 
-The lane answers only when every check passes, before it has changed anything:
+The lane answers only when every check passes, each made without waiting:
 
 - no query string (a refetch with ``?flagConfigEtag`` may have to read the change log);
 - no ``Origin`` header (the edge layer does not offer the lane cross-origin requests, so
