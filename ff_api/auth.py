@@ -14,6 +14,7 @@ import time
 from collections.abc import Collection
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from ff_core import keys
 from ff_core.errors import Forbidden, StoreError, Unauthorized
@@ -26,6 +27,21 @@ logger = logging.getLogger(__name__)
 
 def raw_key(request: Request) -> str | None:
     return key_of(request.headers.get("authorization"), request.headers.get("x-api-key"))
+
+
+def scope_key(scope: Scope) -> str | None:
+    """``raw_key`` read off an ASGI scope's raw headers, without building a ``Request``."""
+    authorization = api_key = None
+    for name, value in scope["headers"]:
+        # Starlette's Headers.get answers the first header of a name: so does this.
+        if name == b"authorization":
+            authorization = authorization if authorization is not None else value
+        elif name == b"x-api-key":
+            api_key = api_key if api_key is not None else value
+    return key_of(
+        authorization.decode("latin-1") if authorization is not None else None,
+        api_key.decode("latin-1") if api_key is not None else None,
+    )
 
 
 def key_of(authorization: str | None, x_api_key: str | None) -> str | None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
-from ff_api.auth import key_of
+from ff_api.auth import scope_key
 from ff_api.context import parse_json
 from ff_api.errors import unexpected
 from ff_api.ratelimit import RateLimiter, charge, refuse
@@ -59,16 +59,7 @@ class BulkLane:
         if self._limiter is not None and (wait_s := charge(self._limiter, scope)):
             await refuse(wait_s, send)
             return None
-        authorization = api_key = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = authorization if authorization is not None else value
-            elif name == b"x-api-key":
-                api_key = api_key if api_key is not None else value
-        raw = key_of(
-            authorization.decode("latin-1") if authorization is not None else None,
-            api_key.decode("latin-1") if api_key is not None else None,
-        )
+        raw = scope_key(scope)
         if raw is None:
             return receive
         state: ApiState | None = getattr(scope["app"].state, "ff", None)

@@ -32,6 +32,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ff_api.auth import scope_key
 from ff_api.errors import problem
 from ff_api.settings import ApiSettings
 from ff_core import tokens
@@ -40,7 +41,6 @@ Clock = Callable[[], float]
 
 _MAX_BUCKETS = 100_000
 _QUERY_CREDENTIALS = ("key", "token")
-_READ = frozenset({b"authorization", b"x-api-key", b"cookie"})
 CHARGED = "ff.rate_limit_charged"  # in a request's scope once its tokens are taken
 
 
@@ -115,34 +115,23 @@ def credentials(scope: Scope) -> set[str]:
     stream's ``?key=`` and ``?token=``, and, only when there is none of those, the session
     cookie (as ``ff_api.principals`` reads it).
 
-    One pass over the raw headers instead of a ``Request``, whose construction costs more
-    than all the rest; a test holds it to the auth layer's own functions."""
-    authorization = api_key = None
-    cookies: list[bytes] = []
-    for name, value in scope["headers"]:
-        if name not in _READ:  # one set lookup for most headers, not three comparisons
-            continue
-        # Starlette's Headers.get answers the first header of a name: so does this.
-        if name == b"authorization":
-            authorization = authorization if authorization is not None else value
-        elif name == b"x-api-key":
-            api_key = api_key if api_key is not None else value
-        elif name == b"cookie":
-            cookies.append(value)  # Request.cookies reads them all, the last one winning
+    The raw headers are read (``auth.scope_key``), not a ``Request``, whose construction
+    costs more than all the rest; the cookies only when there is no other credential. A
+    test holds it to the auth layer's own functions."""
     found: set[str] = set()
-    scheme, _, bearer = (authorization or b"").decode("latin-1").partition(" ")
-    if scheme.lower() == "bearer" and bearer.strip():
-        found.add(bearer.strip())
-    elif api_key:
-        found.add(api_key.decode("latin-1"))
+    header_key = scope_key(scope)
+    if header_key is not None:
+        found.add(header_key)
     query: bytes = scope.get("query_string", b"")
     if b"key" in query or b"token" in query:
         params = QueryParams(query)
         found.update(value for name in _QUERY_CREDENTIALS if (value := params.get(name)))
-    if not found and cookies:
+    if not found:
+        # Request.cookies reads every Cookie header, the last value of a name winning.
         jar: dict[str, str] = {}
-        for header in cookies:
-            jar.update(cookie_parser(header.decode("latin-1")))
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                jar.update(cookie_parser(value.decode("latin-1")))
         session = jar.get(tokens.SESSION_COOKIE)
         if session:
             found.add(session)
