@@ -93,17 +93,17 @@ def _vary_origin(message: Message) -> None:
 
 
 class Lane(Protocol):
-    """A route's fast lane (ff_api/lane.py): answers a request of ``path`` itself (None),
-    or hands back the ``receive`` the app must read it from."""
+    """Routes' fast lane (ff_api/lane.py): answers a request whose path starts with
+    ``prefix`` itself (None), or hands back the ``receive`` the app must read it from."""
 
-    path: str
+    prefix: str
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Receive | None: ...
 
 
 class EdgeMiddleware:
-    """``cors`` are ``CORSMiddleware``'s arguments; ``lane`` is offered every request of
-    its path that carries no ``Origin``."""
+    """``cors`` are ``CORSMiddleware``'s arguments; ``lane`` is offered every request
+    under its prefix that carries no ``Origin``."""
 
     def __init__(
         self,
@@ -148,7 +148,7 @@ class EdgeMiddleware:
             if cross_origin:
                 await self._cors(scope, receive, send_with_id)
                 return
-            if lane is not None and scope["path"] == lane.path:
+            if lane is not None and scope["path"].startswith(lane.prefix):
                 handed_on = await lane(scope, receive, send_with_id)
                 if handed_on is None:
                     return

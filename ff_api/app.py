@@ -16,7 +16,7 @@ from ff_api.auth import KeyAuthenticator
 from ff_api.errors import HANDLERS
 from ff_api.event_stream import App, watch_shutdown
 from ff_api.hub import Hub
-from ff_api.lane import BulkLane
+from ff_api.lane import OfrepLane
 from ff_api.metrics import Metrics
 from ff_api.ratelimit import RateLimiter, RateLimitMiddleware
 from ff_api.routes import browser, evaluation, health, management, ops, sdk, tenants, webhooks
@@ -113,8 +113,9 @@ def create_app(
         Middleware(
             EdgeMiddleware,
             metrics=metrics,
-            # OFREP bulk requests with nothing unusual about them skip the layers below.
-            lane=BulkLane(limiter),
+            # OFREP evaluations (bulk and one flag) with nothing unusual about them skip the
+            # layers below.
+            lane=OfrepLane(limiter),
             allow_origins=settings.cors_origins,
             allow_credentials=False,
             allow_methods=["GET", "POST"],

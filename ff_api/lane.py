@@ -1,16 +1,21 @@
-"""The OFREP bulk route's fast lane: ``POST /ofrep/v1/evaluate/flags`` answered from
-the edge layer (ff_api/access.py) when nothing about the request is unusual.
+"""The OFREP routes' fast lane: ``POST /ofrep/v1/evaluate/flags`` (bulk) and
+``POST /ofrep/v1/evaluate/flags/{key}`` (one flag) answered from the edge layer
+(ff_api/access.py) when nothing about the request is unusual.
 
-Services and browsers ask this route again and again, and on one process it served ~4,000
-requests a second where a trivial Starlette endpoint served ~7,800: the general stack
-(Starlette's error layer, exception layer and router, the rate-limit layer, a
-``Request``, the route function and its ``Response`` object, each with their own frames
+Services and browsers ask these routes again and again, and on one process the bulk route
+served ~4,000 requests a second where a trivial Starlette endpoint served ~7,800: the
+general stack (Starlette's error layer, exception layer and router, the rate-limit layer,
+a ``Request``, the route function and its ``Response`` object, each with their own frames
 and ``send`` wrappers) cost more than the answer, which is one dict lookup of a kept
-answer (ff_api/bulk.py). bench/README.md has the figures.
+answer (ff_api/bulk.py), or for one flag a microsecond of evaluation. bench/README.md has
+the figures.
 
 The lane answers only when every check passes, each made without waiting:
 
-- no query string (a refetch with ``?flagConfigEtag`` may have to read the change log);
+- no query string (a bulk refetch with ``?flagConfigEtag`` may have to read the change
+  log);
+- for one flag, a key that could be a flag's (``limits.FLAG_KEY_PATTERN``): anything else
+  is the router's to answer;
 - no ``Origin`` header (the edge layer does not offer the lane cross-origin requests, so
   CORS stays Starlette's);
 - an API key in the headers, known to this replica and unexpired
@@ -23,12 +28,15 @@ Before those checks it takes the rate limiter's tokens, as the rate-limit layer 
 the layer does not charge it again), and refuses a spent key with the layer's 429. Any
 request that fails a check goes to the full stack as if the lane were not there (with
 the body, if the lane read it, handed on). The others get what the route answers
-(``evaluation.bulk_response``: same body, ETag, 304, usage counts). The edge layer adds
+(``evaluation.bulk_response``: same body, ETag, 304, usage counts;
+``evaluation.one_response``: same value, 404 or 400, usage counts). The edge layer adds
 the request id, ``Vary``, the metrics and the access log, as for any request.
 tests/api/test_lane.py holds the lane's answers to the full stack's, byte for byte.
 """
 
 from __future__ import annotations
+
+import re
 
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
@@ -37,14 +45,22 @@ from ff_api.auth import scope_key
 from ff_api.context import parse_json
 from ff_api.errors import unexpected
 from ff_api.ratelimit import RateLimiter, charge, refuse
-from ff_api.routes.evaluation import EVALUATION_KEYS, bulk_response, ofrep_context
+from ff_api.routes.evaluation import (
+    EVALUATION_KEYS,
+    bulk_response,
+    ofrep_context,
+    one_response,
+)
 from ff_api.state import ApiState
+from ff_core.limits import FLAG_KEY_PATTERN
 
 PATH = "/ofrep/v1/evaluate/flags"
+ONE = PATH + "/"  # then the flag's key
+_FLAG_KEY = re.compile(FLAG_KEY_PATTERN)
 
 
-class BulkLane:
-    path = PATH
+class OfrepLane:
+    prefix = PATH  # the edge layer offers the lane every path that starts with it
 
     def __init__(self, limiter: RateLimiter | None) -> None:
         self._limiter = limiter
@@ -55,6 +71,12 @@ class BulkLane:
         read the request from."""
         if scope["method"] != "POST" or scope["query_string"]:
             return receive
+        path: str = scope["path"]
+        flag = None  # the bulk route's
+        if path != PATH:
+            flag = path[len(ONE) :]
+            if not path.startswith(ONE) or _FLAG_KEY.fullmatch(flag) is None:
+                return receive
         # First, as the rate-limit layer would: a refused key costs no more than there.
         if self._limiter is not None and (wait_s := charge(self._limiter, scope)):
             await refuse(wait_s, send)
@@ -87,10 +109,12 @@ class BulkLane:
         except Exception:  # bad JSON, a bad context, one too large: the route answers it
             return replay
         request = Request(scope, replay)
+        env = snapshot.environment(key.environment)
         try:
-            response = bulk_response(
-                request, state, key, snapshot.environment(key.environment), snapshot.seq, ctx
-            )
+            if flag is None:
+                response = bulk_response(request, state, key, env, snapshot.seq, ctx)
+            else:
+                response = one_response(state, key, env, flag, ctx)
         except Exception as exc:  # a defect: answered and logged as the app's handler does
             response = await unexpected(request, exc)
         self.answered += 1

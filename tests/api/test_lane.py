@@ -1,4 +1,5 @@
-"""The OFREP bulk fast lane (ff_api/lane.py) answers exactly as the full stack does.
+"""The OFREP fast lane (ff_api/lane.py) answers exactly as the full stack does, for the
+bulk route and for one flag.
 
 Two copies of the API run under uvicorn on the same table: the one ``create_app`` builds,
 and one whose edge layer offers no lane. Every request goes to both; the answers must be
@@ -16,11 +17,12 @@ from starlette.applications import Starlette
 
 from ff_api import ApiSettings
 from ff_api.access import EdgeMiddleware
-from ff_api.lane import BulkLane
+from ff_api.lane import OfrepLane
 from tests.api.conftest import Seeded, ServerThread
 from tests.api.test_metrics import scrape, value
 
 PATH = "/ofrep/v1/evaluate/flags"
+ONE = PATH + "/"
 HOST = "api.example"  # both copies build the same stream URLs into their answers
 # Each request's own id, and uvicorn's clock (the two answers may straddle a second).
 UNCOMPARED = frozenset({"x-request-id", "date"})
@@ -41,7 +43,7 @@ class Pair:
         self.with_lane = ServerThread(settings)
         self.without = ServerThread(settings)
         lane = edge_of(self.with_lane.server.config.app)._lane  # type: ignore[arg-type]
-        assert isinstance(lane, BulkLane)
+        assert isinstance(lane, OfrepLane)
         self.lane = lane
         edge_of(self.without.server.config.app)._lane = None  # type: ignore[arg-type]
         self.urls = (self.with_lane.start(), self.without.start())
@@ -169,6 +171,72 @@ async def test_lane__keys_it_does_not_know_or_take__handed_on(
         assert answered == 0
 
 
+@pytest.mark.parametrize(
+    ("key", "flag", "status"),
+    [
+        ("server", "new-checkout", 200),
+        ("server", "search.max-results", 200),
+        ("server", "no-such-flag", 404),
+        ("client", "banner-text", 200),
+        ("client", "search.max-results", 404),  # not client-visible: answered as missing
+    ],
+)
+async def test_lane__one_flag__answered_by_the_lane_as_the_stack_answers(
+    pair: Pair, seeded: Seeded, key: str, flag: str, status: int
+) -> None:
+    headers = bearer(seeded.server_key if key == "server" else seeded.client_key)
+    await pair.both(headers, json=CONTEXT, path=ONE + flag)  # the key known to both
+
+    ours, reference, answered = await pair.both(headers, json=CONTEXT, path=ONE + flag)
+    no_context, no_context_reference, answered_no_context = await pair.both(
+        headers, path=ONE + flag
+    )
+
+    assert ours == reference
+    assert (ours[0], answered) == (status, 1)
+    assert dict(ours[1])["content-type"] == "application/json"
+    assert no_context == no_context_reference
+    assert answered_no_context == 1
+    async with httpx.AsyncClient(base_url=pair.urls[0]) as http:
+        samples = await scrape(http)
+    counted = {  # by route template, not by flag key: the three requests above
+        labels: count
+        for (name, labels), count in samples.items()
+        if name == "ff_http_requests_total" and ("route", ONE + "{key:path}") in labels
+    }
+    assert sum(counted.values()) == 3
+
+
+@pytest.mark.parametrize(
+    ("path", "request_options"),
+    [
+        pytest.param(ONE + "new-checkout", {"content": b"{not json"}, id="invalid-json"),
+        pytest.param(
+            ONE + "new-checkout", {"json": {"context": [1, 2]}}, id="context-not-an-object"
+        ),
+        pytest.param(ONE + "new-checkout?x=1", {"json": CONTEXT}, id="query-string"),
+        pytest.param(ONE + "New-Checkout", {"json": CONTEXT}, id="not-a-flag-key"),
+        # Starlette's route takes this for new-checkout (its pattern's $ matches before a
+        # final newline); the lane's key check does not, so the route answers.
+        pytest.param(ONE + "new-checkout%0A", {"json": CONTEXT}, id="trailing-newline"),
+        pytest.param(ONE + "a/b", {"json": CONTEXT}, id="slash-in-key"),
+        pytest.param(ONE, {"json": CONTEXT}, id="no-key"),
+        pytest.param(PATH + "x", {"json": CONTEXT}, id="another-path"),
+    ],
+)
+async def test_lane__one_flag_unusual_requests__handed_on_answered_as_the_stack_answers(
+    pair: Pair, seeded: Seeded, path: str, request_options: dict[str, Any]
+) -> None:
+    await pair.both(bearer(seeded.server_key), json=CONTEXT)  # the key known to both
+
+    ours, reference, answered = await pair.both(
+        bearer(seeded.server_key), path=path, **request_options
+    )
+
+    assert ours == reference
+    assert answered == 0
+
+
 async def test_lane__rate_limit__one_token_a_request_and_the_stacks_429(
     seeded: Seeded,
 ) -> None:
@@ -177,7 +245,7 @@ async def test_lane__rate_limit__one_token_a_request_and_the_stacks_429(
     )
     server = ServerThread(settings)
     lane = edge_of(server.server.config.app)._lane  # type: ignore[arg-type]
-    assert isinstance(lane, BulkLane)
+    assert isinstance(lane, OfrepLane)
     url = server.start()
     try:
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
