@@ -156,7 +156,8 @@ def one_response(
         return JSONResponse(ofrep_error(flag, result.error_code, result.error_message or ""), 404)
     if result.error_code is not None:
         return JSONResponse(ofrep_error(flag, result.error_code, result.error_message or ""), 400)
-    return JSONResponse(ofrep_success(result))
+    # orjson, as the bulk answers' flags are: JSONResponse's json.dumps was ~4 % of a request.
+    return Response(orjson.dumps(ofrep_success(result)), media_type="application/json")
 
 
 async def ofrep_bulk(request: Request) -> Response:
