@@ -47,10 +47,10 @@ def one_request_at_a_time(store: DynamoStore, lock: asyncio.Lock) -> None:
 
     A stand-in for what moto lacks, not a mock: DynamoDB applies each conditional write
     atomically, so of two replicas claiming one event only one wins; moto's threaded
-    server does not guarantee that (ENVIRONMENT.md: two winners seen in a race of 16), and
-    two claims racing inside moto made this test flaky. With the lock, moto serves one
-    request at a time; the replicas still interleave at every request, and every request
-    still goes over HTTP to moto.
+    server does not guarantee that (ENVIRONMENT.md: two winners seen in a race of 16), the
+    likely cause of this test's rare failures (not reproduced in 12 runs here). With the
+    lock, moto serves one request at a time; the replicas still interleave at every
+    request, and every request still goes over HTTP to moto.
     """
     client: Any = store._client
     call = client._make_api_call
