@@ -33,6 +33,7 @@ from ff_core.store import DynamoStore
 from tests.api.conftest import SECRET, demo_services
 from tests.conftest import TEST_CREDENTIALS
 from tests.outbound.conftest import Receiver
+from tests.reliability.proxy import FaultProxy
 
 FAST = {
     "webhook_timeout_s": 2.0,
@@ -42,44 +43,17 @@ FAST = {
 }
 
 
-def one_request_at_a_time(store: DynamoStore, lock: asyncio.Lock) -> None:
-    """Makes ``store``'s DynamoDB requests wait for ``lock`` (shared between replicas).
-
-    A stand-in for what moto lacks, not a mock: DynamoDB applies each conditional write
-    atomically, so of two replicas claiming one event only one wins; moto's threaded
-    server does not guarantee that (ENVIRONMENT.md: two winners seen in a race of 16), the
-    likely cause of this test's rare failures (not reproduced in 12 runs here). With the
-    lock, moto serves one request at a time; the replicas still interleave at every
-    request, and every request still goes over HTTP to moto.
-    """
-    client: Any = store._client
-    call = client._make_api_call
-
-    async def serialised(operation: str, params: dict[str, Any]) -> Any:
-        async with lock:
-            return await call(operation, params)
-
-    client._make_api_call = serialised
-
-
 @asynccontextmanager
 async def replica(
-    settings: Settings,
-    clock: Callable[[], datetime] | None = None,
-    lock: asyncio.Lock | None = None,
-    **extra: Any,
+    settings: Settings, clock: Callable[[], datetime] | None = None, **extra: Any
 ) -> AsyncIterator[Dispatcher]:
-    """A dispatcher with its own store client, as another API process would have; with
-    ``lock``, its DynamoDB requests never overlap another replica's (``one_request_at_a_time``).
-    """
+    """A dispatcher with its own store client, as another API process would have."""
     settings = settings.model_copy(update={**FAST, **extra})
     timing = {} if clock is None else {"clock": clock}
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(
             DynamoStore.open(settings, credentials=TEST_CREDENTIALS)
         )
-        if lock is not None:
-            one_request_at_a_time(store, lock)
         http = await stack.enter_async_context(httpx.AsyncClient())
         sqs = None
         if settings.outbound_sqs_queue_url:
@@ -126,13 +100,20 @@ async def test_two_replicas__each_event_sent_once__one_attempt_each(
     created = await hooks.create("demo", WebhookCreate(url=happy_receiver.url))
     expected = await changes(services, alice, 6)
 
-    lock = asyncio.Lock()  # DynamoDB's atomic conditional writes, which moto lacks
-    async with (
-        replica(dynamo_settings, lock=lock) as one,
-        replica(dynamo_settings, lock=lock) as two,
-    ):
-        await rounds([one, two], lambda: happy_receiver.ids() == set(expected))
-        await rounds([one, two], lambda: True)  # one more round each: nothing more is sent
+    # DynamoDB applies each conditional claim atomically, so of two replicas claiming one
+    # event only one wins; moto's threaded server does not guarantee that (ENVIRONMENT.md:
+    # two winners seen in a race of 16), the likely cause of this test's rare failures (not
+    # reproduced in 12 runs here). Through the serializing proxy moto serves one request at
+    # a time; the replicas still interleave at every request.
+    proxy = FaultProxy(dynamo_settings.dynamodb_endpoint or "", serialize=True)
+    proxy.start()
+    through = dynamo_settings.model_copy(update={"dynamodb_endpoint": proxy.url})
+    try:
+        async with replica(through) as one, replica(through) as two:
+            await rounds([one, two], lambda: happy_receiver.ids() == set(expected))
+            await rounds([one, two], lambda: True)  # one more round each: nothing more is sent
+    finally:
+        proxy.stop()
 
     assert sorted(r.event_id for r in happy_receiver.received) == sorted(expected)
     assert all(verify(created.secret, r.body, r.signature) for r in happy_receiver.received)
