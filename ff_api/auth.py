@@ -29,15 +29,28 @@ def raw_key(request: Request) -> str | None:
     return key_of(request.headers.get("authorization"), request.headers.get("x-api-key"))
 
 
-def scope_key(scope: Scope) -> str | None:
-    """``raw_key`` read off an ASGI scope's raw headers, without building a ``Request``."""
-    authorization = api_key = None
+_KEY_HEADERS = frozenset({b"authorization", b"x-api-key"})
+
+
+def first_headers(scope: Scope, names: frozenset[bytes]) -> dict[bytes, bytes]:
+    """The first value of each of ``names`` among an ASGI scope's raw headers (the one
+    Starlette's ``Headers.get`` answers), in one pass, without building a ``Request``."""
+    found: dict[bytes, bytes] = {}
     for name, value in scope["headers"]:
-        # Starlette's Headers.get answers the first header of a name: so does this.
-        if name == b"authorization":
-            authorization = authorization if authorization is not None else value
-        elif name == b"x-api-key":
-            api_key = api_key if api_key is not None else value
+        if name in names and name not in found:
+            found[name] = value
+    return found
+
+
+def scope_key(scope: Scope) -> str | None:
+    """``raw_key`` read off an ASGI scope's raw headers."""
+    return headers_key(first_headers(scope, _KEY_HEADERS))
+
+
+def headers_key(found: dict[bytes, bytes]) -> str | None:
+    """``raw_key`` of what ``first_headers`` found (with the two names among its own)."""
+    authorization = found.get(b"authorization")
+    api_key = found.get(b"x-api-key")
     return key_of(
         authorization.decode("latin-1") if authorization is not None else None,
         api_key.decode("latin-1") if api_key is not None else None,

@@ -53,9 +53,15 @@ def ofrep_error(flag: str, code: ErrorCode | str, details: str) -> dict[str, Any
 
 
 class Answer:
-    """One context's answer: its flags as JSON, its ETag, what was served (for usage)."""
+    """One context's answer: its flags as JSON, its ETag, what was served (for usage).
 
-    __slots__ = ("environment", "etag", "flags_json", "project", "results", "tail")
+    ``body`` starts with the flags (``body[:cut]``, the part that is the answer's own);
+    once the answer is sent, the rest of the 200's body follows (OFREP's eventStreams and
+    the seq, which depend on the key, the token window, the seq and the URL the request
+    came to), and ``rendered`` says for which of those, with the 200's headers
+    (routes/evaluation.py). One copy of the flags either way."""
+
+    __slots__ = ("body", "cut", "environment", "etag", "project", "rendered", "results")
 
     def __init__(
         self, project: str, environment: str, results: tuple[Resolution, ...], etag: str
@@ -64,9 +70,25 @@ class Answer:
         self.environment = environment
         self.results = results
         self.etag = etag
-        self.flags_json = b",".join(_fragment(r) for r in results)
-        # The rest of the body (eventStreams, metadata) for the last (key, window, host).
-        self.tail: tuple[tuple[str, float, bytes], bytes] | None = None
+        self.body = b'{"flags":[' + b",".join(_fragment(r) for r in results) + b"],"
+        self.cut = len(self.body)
+        self.rendered: tuple[tuple[str, float, bytes], list[tuple[bytes, bytes]]] | None = None
+
+    @property
+    def flags_json(self) -> bytes:
+        """The flags' JSON objects, comma-separated."""
+        return self.body[len(b'{"flags":[') : self.cut - len(b"],")]
+
+
+@dataclass(frozen=True, slots=True)
+class BulkAnswer:
+    """A context's answer and what sending it needs: ``kept`` when ``BulkAnswers`` keeps
+    it (the same object answers that context until the environment changes)."""
+
+    answer: Answer
+    kept: bool
+    ctx: dict[str, Any]
+    canonical: bytes  # the context as sorted JSON
 
 
 @dataclass(slots=True)
@@ -75,6 +97,9 @@ class _Table:
     flags: list[CompiledFlag]  # the ones the key may see, by key
     cacheable: bool
     answers: dict[bytes, Answer]
+    # The kept answers by (key id, request body) as sent: a body seen before needs no
+    # parsing (ff_api/lane.py). Emptied with ``answers``.
+    bodies: dict[tuple[str, bytes], BulkAnswer]
 
 
 class BulkAnswers:
@@ -101,7 +126,7 @@ class BulkAnswers:
         if table is None or table.env is not env:
             flags = [f for _, f in sorted(env.flags.items()) if server or f.flag.client_visible]
             cacheable = self._limit > 0 and not any(f.needs_now for f in env.flags.values())
-            table = _Table(env, flags, cacheable, {})
+            table = _Table(env, flags, cacheable, {}, {})
             self._tables[ident] = table
         if table.cacheable:
             kept = table.answers.get(canonical)
@@ -114,8 +139,28 @@ class BulkAnswers:
             return fresh, False
         if len(table.answers) >= self._limit:
             table.answers.clear()
+            table.bodies.clear()
         table.answers[canonical] = fresh
         return fresh, True
+
+    def remember(
+        self, key: ApiKey, env: CompiledEnvironment, body: bytes, bulk: BulkAnswer
+    ) -> None:
+        """``bulk``, kept, is the answer to requests with ``body`` and ``key`` while ``env``
+        is the environment's."""
+        table = self._tables.get((key.project, env.environment, key.kind is KeyKind.SERVER))
+        if table is None or table.env is not env or not bulk.kept:
+            return
+        if len(table.bodies) >= self._limit:
+            table.bodies.clear()
+        table.bodies[(key.id, body)] = bulk
+
+    def recall(self, key: ApiKey, env: CompiledEnvironment, body: bytes) -> BulkAnswer | None:
+        """What ``remember`` kept for ``body`` and ``key`` under ``env``, if anything."""
+        table = self._tables.get((key.project, env.environment, key.kind is KeyKind.SERVER))
+        if table is None or table.env is not env:
+            return None
+        return table.bodies.get((key.id, body))
 
 
 def _etag(key: ApiKey, seq: int, canonical: bytes) -> str:

@@ -23,14 +23,18 @@ The lane answers only when every check passes, each made without waiting:
 - its project's snapshot loaded;
 - the body within the size limit, a JSON object with a valid context.
 
-Before those checks it takes the rate limiter's tokens, as the rate-limit layer would
-(the same limiter and credentials, ``ratelimit.charge``, which marks the request so that
-the layer does not charge it again), and refuses a spent key with the layer's 429. Any
-request that fails a check goes to the full stack as if the lane were not there (with
-the body, if the lane read it, handed on). The others get what the route answers
-(``evaluation.bulk_response``: same body, ETag, 304, usage counts;
-``evaluation.one_response``: same value, 404 or 400, usage counts). The edge layer adds
-the request id, ``Vary``, the metrics and the access log, as for any request.
+The headers it reads (the key's two, ``Host`` and ``If-None-Match``) are read in one
+pass. A request with a key is charged the rate limiter's token first, as the rate-limit
+layer would charge it (the same limiter, ``ratelimit.charge``, which marks the request
+so that the layer does not charge it again), and a spent key gets the layer's 429; one
+without a key is handed on uncharged, for the layer to charge. Any request that fails a
+check goes to the full stack as if the lane were not there (with the body, if the lane
+read it, handed on). The others get what the route answers (``evaluation.bulk_response``:
+same body, ETag, 304, usage counts; ``evaluation.one_response``: same value, 404 or 400,
+usage counts). A bulk body the lane has seen with the key under the same environment is
+not parsed again: ``state.bulk`` recalls its answer (``BulkAnswers.recall``), and the
+answer keeps its last rendered body (``Answer.rendered``). The edge layer adds the
+request id, ``Vary``, the metrics and the access log, as for any request.
 tests/api/test_lane.py holds the lane's answers to the full stack's, byte for byte.
 """
 
@@ -41,12 +45,13 @@ import re
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
-from ff_api.auth import scope_key
+from ff_api.auth import first_headers, headers_key
 from ff_api.context import parse_json
 from ff_api.errors import unexpected
 from ff_api.ratelimit import RateLimiter, charge, refuse
 from ff_api.routes.evaluation import (
     EVALUATION_KEYS,
+    bulk_answer,
     bulk_response,
     ofrep_context,
     one_response,
@@ -57,6 +62,8 @@ from ff_core.limits import FLAG_KEY_PATTERN
 PATH = "/ofrep/v1/evaluate/flags"
 ONE = PATH + "/"  # then the flag's key
 _FLAG_KEY = re.compile(FLAG_KEY_PATTERN)
+# Every header the lane reads, in one pass: the key's two, and the bulk answer's two.
+_HEADERS = frozenset({b"authorization", b"x-api-key", b"host", b"if-none-match"})
 
 
 class OfrepLane:
@@ -77,13 +84,15 @@ class OfrepLane:
             flag = path[len(ONE) :]
             if not path.startswith(ONE) or _FLAG_KEY.fullmatch(flag) is None:
                 return receive
-        # First, as the rate-limit layer would: a refused key costs no more than there.
-        if self._limiter is not None and (wait_s := charge(self._limiter, scope)):
+        headers = first_headers(scope, _HEADERS)
+        raw = headers_key(headers)
+        if raw is None:  # the stack answers it (its rate-limit layer charges it)
+            return receive
+        # Then, as the rate-limit layer would (a header key and no query string: ``raw``
+        # is the request's one credential): a refused key costs no more than there.
+        if self._limiter is not None and (wait_s := charge(self._limiter, scope, only=raw)):
             await refuse(wait_s, send)
             return None
-        raw = scope_key(scope)
-        if raw is None:
-            return receive
         state: ApiState | None = getattr(scope["app"].state, "ff", None)
         if state is None:  # no lifespan has run (an app driven bare): the stack answers
             return receive
@@ -104,17 +113,33 @@ class OfrepLane:
                 return replay
             if not message.get("more_body", False):
                 break
-        try:
-            ctx = ofrep_context(parse_json(body), state)
-        except Exception:  # bad JSON, a bad context, one too large: the route answers it
-            return replay
-        request = Request(scope, replay)
         env = snapshot.environment(key.environment)
+        # A bulk request whose body was answered before under this environment: no parsing.
+        known = state.bulk.recall(key, env, body) if flag is None else None
+        if known is None:
+            try:
+                ctx = ofrep_context(parse_json(body), state)
+            except Exception:  # bad JSON, a bad context, one too large: the route answers it
+                return replay
+        request = Request(scope, replay)
         try:
-            if flag is None:
-                response = bulk_response(request, state, key, env, snapshot.seq, ctx)
-            else:
+            if flag is not None:
                 response = one_response(state, key, env, flag, ctx)
+            else:
+                if known is None:
+                    known = bulk_answer(state, key, env, snapshot.seq, ctx)
+                    state.bulk.remember(key, env, body, known)
+                host = headers.get(b"host", b"").decode("latin-1")
+                etag = headers.get(b"if-none-match")
+                response = bulk_response(
+                    request,
+                    state,
+                    key,
+                    snapshot.seq,
+                    known,
+                    host,
+                    etag.decode("latin-1") if etag is not None else None,
+                )
         except Exception as exc:  # a defect: answered and logged as the app's handler does
             response = await unexpected(request, exc)
         self.answered += 1

@@ -157,11 +157,15 @@ class RateLimitMiddleware:
         await refuse(wait_s, send)
 
 
-def charge(limiter: RateLimiter, scope: Scope) -> float:
+def charge(limiter: RateLimiter, scope: Scope, only: str | None = None) -> float:
     """Take a token for each credential of the request: 0.0 if it may pass, else the
     seconds to wait. Once a request: the middleware skips a request marked ``CHARGED``
-    (ff_api/lane.py charges the requests it is offered, then may hand them on)."""
+    (ff_api/lane.py charges the requests it answers, then may hand them on). ``only``:
+    the caller has read the request's credentials, and this is the one there is (a
+    header key and no query string)."""
     scope[CHARGED] = True
+    if only is not None:
+        return limiter.acquire(hash(only))
     return max((limiter.acquire(hash(raw)) for raw in credentials(scope)), default=0.0)
 
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ff_api.bulk import Answer, ofrep_error, ofrep_success
+from ff_api.bulk import BulkAnswer, ofrep_error, ofrep_success
 from ff_api.context import InvalidContext, evaluation_context, read_json
 from ff_api.errors import BadRequest
 from ff_api.routes.browser import OFREP_TOKEN_WINDOW_S, event_streams
@@ -62,9 +62,13 @@ def _count(
     state: ApiState, key: ApiKey, env: CompiledEnvironment, result: Resolution
 ) -> Resolution:
     """Usage and the evaluation metric: one dict increment per evaluated flag."""
-    flag = UNKNOWN_FLAG if result.error_code is ErrorCode.FLAG_NOT_FOUND else result.key
-    state.usage.record(key.project, env.environment, flag, result.reason.value)
+    _record(state, key.project, env.environment, result)
     return result
+
+
+def _record(state: ApiState, project: str, environment: str, result: Resolution) -> None:
+    flag = UNKNOWN_FLAG if result.error_code is ErrorCode.FLAG_NOT_FOUND else result.key
+    state.usage.record(project, environment, flag, result.reason.value)
 
 
 def _latency_ms(started: float) -> float:
@@ -178,57 +182,77 @@ async def ofrep_bulk(request: Request) -> Response:
         ctx = await _ofrep_context(request, state)
     except InvalidContext as exc:
         return JSONResponse({"errorCode": "INVALID_CONTEXT", "errorDetails": str(exc)}, 400)
-    return bulk_response(request, state, key, env, seq, ctx)
+    headers = request.headers
+    return bulk_response(
+        request,
+        state,
+        key,
+        seq,
+        bulk_answer(state, key, env, seq, ctx),
+        headers.get("host", ""),
+        headers.get("if-none-match"),
+    )
+
+
+def bulk_answer(
+    state: ApiState, key: ApiKey, env: CompiledEnvironment, seq: int, ctx: dict[str, Any]
+) -> BulkAnswer:
+    canonical = orjson.dumps(ctx, option=orjson.OPT_SORT_KEYS, default=str)
+    answer, kept = state.bulk.answer(key, env, seq, ctx, canonical, time.time())
+    return BulkAnswer(answer, kept, ctx, canonical)
 
 
 def bulk_response(
     request: Request,
     state: ApiState,
     key: ApiKey,
-    env: CompiledEnvironment,
     seq: int,
-    ctx: dict[str, Any],
+    bulk: BulkAnswer,
+    host: str,
+    if_none_match: str | None,
 ) -> Response:
-    """The OFREP bulk answer for ``ctx``, counted in usage: what ``ofrep_bulk`` and the
-    fast lane (ff_api/lane.py) both send."""
-    canonical = orjson.dumps(ctx, option=orjson.OPT_SORT_KEYS, default=str)
-    now = time.time()
-    answer, kept = state.bulk.answer(key, env, seq, ctx, canonical, now)
-    if kept:
+    """The OFREP bulk answer as sent (``host`` and ``if_none_match``: the request's
+    headers), counted in usage: what ``ofrep_bulk`` and the fast lane (ff_api/lane.py)
+    both send."""
+    answer = bulk.answer
+    if bulk.kept:
         state.usage.record_answer(answer)
     else:
         for result in answer.results:
-            _count(state, key, env, result)
-    if request.headers.get("if-none-match") == answer.etag:
+            _record(state, answer.project, answer.environment, result)
+    if if_none_match == answer.etag:
         return Response(status_code=304, headers={"ETag": answer.etag})
-    tail = _tail(request, state, key, answer, seq, ctx, canonical, now)
-    body = b'{"flags":[' + answer.flags_json + b"]," + tail
-    return Response(body, headers={"ETag": answer.etag}, media_type="application/json")
+    now = time.time()
+    memo = (
+        key.id,
+        now - now % OFREP_TOKEN_WINDOW_S,
+        f"{seq}\0{request.scope.get('scheme')}\0{host}".encode(),
+    )
+    rendered = answer.rendered
+    if rendered is None or rendered[0] != memo:
+        # The rest of the body: OFREP's change notifications (our browser stream, with a
+        # token for this key and context) and the seq.
+        tail = {
+            "metadata": {"seq": seq},
+            "eventStreams": event_streams(
+                request, state.secret, key, bulk.ctx, now, bulk.canonical
+            ),
+        }
+        body = answer.body[: answer.cut] + orjson.dumps(tail)[1:]
+        built = Response(body, headers={"ETag": answer.etag}, media_type="application/json")
+        rendered = (memo, built.raw_headers)
+        answer.body, answer.rendered = body, rendered
+    return Rendered(answer.body, rendered[1])
 
 
-def _tail(
-    request: Request,
-    state: ApiState,
-    key: ApiKey,
-    answer: Answer,
-    seq: int,
-    ctx: dict[str, Any],
-    canonical: bytes,
-    now: float,
-) -> bytes:
-    """The body after the flags: OFREP's change notifications (our browser stream, with a
-    token for this key and context) and the seq; kept on the answer for its window."""
-    host = request.headers.get("host", "")
-    memo = (key.id, now - now % OFREP_TOKEN_WINDOW_S, f"{seq}\0{host}".encode())
-    if answer.tail is not None and answer.tail[0] == memo:
-        return answer.tail[1]
-    tail = {
-        "metadata": {"seq": seq},
-        "eventStreams": event_streams(request, state.secret, key, ctx, now, canonical),
-    }
-    encoded = orjson.dumps(tail)[1:]
-    answer.tail = (memo, encoded)
-    return encoded
+class Rendered(Response):
+    """A 200 whose body and headers were built before: sent as they are."""
+
+    def __init__(self, body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = list(raw_headers)  # a copy: layers outside may add to it
 
 
 routes = [

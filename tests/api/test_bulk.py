@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from ff_api.bulk import BulkAnswers
+from ff_api.bulk import BulkAnswer, BulkAnswers
 from ff_api.usage import MAX_ANSWERS, UsageRecorder
 from ff_core.demo import representative_config, representative_flag
 from ff_core.evaluation import CompiledEnvironment, evaluate
@@ -144,6 +144,62 @@ def test_answer__limit_zero__nothing_kept() -> None:
 
     assert not kept
     assert second is not first
+
+
+def asked(bulk: BulkAnswers, env: CompiledEnvironment, ctx: dict[str, Any]) -> BulkAnswer:
+    answer, kept = bulk.answer(key(), env, 7, ctx, canonical(ctx), NOW)
+    return BulkAnswer(answer, kept, ctx, canonical(ctx))
+
+
+BODY = b'{"context":{"targetingKey":"u1","country":"US","plan":"pro"}}'
+
+
+def test_recall__body_remembered__same_answer_for_that_key_and_environment_only() -> None:
+    bulk, env = BulkAnswers(), environment()
+    us = asked(bulk, env, US_PRO)
+
+    bulk.remember(key(), env, BODY, us)
+
+    assert bulk.recall(key(), env, BODY) is us
+    assert bulk.recall(key(), env, BODY + b" ") is None  # another body
+    assert bulk.recall(key(ident="k2"), env, BODY) is None  # another key
+    assert bulk.recall(key(KeyKind.CLIENT), env, BODY) is None  # another view
+
+
+def test_recall__environment_changed__nothing_recalled() -> None:
+    bulk, env = BulkAnswers(), environment()
+    bulk.remember(key(), env, BODY, asked(bulk, env, US_PRO))
+    changed = environment(enabled=False)
+
+    after = bulk.recall(key(), changed, BODY)
+    fresh = asked(bulk, changed, US_PRO)  # the table for the new environment
+    stale = bulk.recall(key(), env, BODY)  # the old environment's table is gone
+
+    assert after is None
+    assert stale is None
+    assert fresh.answer.results == tuple(
+        evaluate(changed, k, US_PRO) for k in sorted(changed.flags)
+    )
+
+
+def test_recall__answer_not_kept__not_remembered() -> None:
+    bulk, env = BulkAnswers(), environment(now_rule=True)
+    launch = asked(bulk, env, US_PRO)
+
+    bulk.remember(key(), env, BODY, launch)
+
+    assert not launch.kept
+    assert bulk.recall(key(), env, BODY) is None
+
+
+def test_recall__answers_emptied_at_the_limit__bodies_too() -> None:
+    bulk, env = BulkAnswers(limit=2), environment()
+    bulk.remember(key(), env, BODY, asked(bulk, env, US_PRO))
+
+    asked(bulk, env, DE_FREE)
+    asked(bulk, env, {"targeting_key": "u3"})  # the third context empties the table
+
+    assert bulk.recall(key(), env, BODY) is None
 
 
 async def test_usage__answers_recorded_whole__expanded_per_flag_and_reason() -> None:

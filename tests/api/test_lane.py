@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from starlette.applications import Starlette
 
 from ff_api import ApiSettings
 from ff_api.access import EdgeMiddleware
 from ff_api.lane import OfrepLane
-from tests.api.conftest import Seeded, ServerThread
+from tests.api.conftest import ADMIN, Seeded, ServerThread
 from tests.api.test_metrics import scrape, value
 
 PATH = "/ofrep/v1/evaluate/flags"
@@ -117,6 +118,59 @@ async def test_lane__ordinary_requests__answered_by_the_lane_as_the_stack_answer
     assert len(client[2]) < len(server[2])  # only client-visible flags
     assert empty == empty_reference
     assert answered_empty == 1
+
+
+def flag_values(body: bytes) -> dict[str, Any]:
+    return {flag["key"]: flag.get("value") for flag in orjson.loads(body)["flags"]}
+
+
+async def test_lane__body_answered_before__a_change_still_answered_anew(
+    pair: Pair, seeded: Seeded
+) -> None:
+    # The lane keeps the answer to a body it has seen (ff_api/bulk.py, ``recall``): it
+    # must end with the environment it was for.
+    key = bearer(seeded.server_key)
+    await pair.both(key, json=CONTEXT)  # the key known to both
+    before, before_reference, answered_before = await pair.both(key, json=CONTEXT)
+    again, _, answered_again = await pair.both(key, json=CONTEXT)  # the same body: recalled
+    await seeded.services.flags.set_enabled(ADMIN, "demo", "new-checkout", "production", False)
+    # Both copies read the change log as a refetch prompted by the stream makes them (the
+    # route); its context is invalid, so no answer is made for the new environment before
+    # the lane is asked (as when the poller reads the change).
+    refetch = PATH + "?flagConfigEtag=999999999"
+    invalid, _, _ = await pair.both(key, json={"context": [1]}, path=refetch)
+
+    after, after_reference, answered_after = await pair.both(key, json=CONTEXT)
+
+    assert invalid[0] == 400
+    assert before == before_reference
+    assert again == before
+    assert (answered_before, answered_again, answered_after) == (1, 1, 1)
+    assert after == after_reference
+    assert flag_values(before[2])["new-checkout"] is True
+    assert flag_values(after[2])["new-checkout"] is False
+    assert dict(after[1])["etag"] != dict(before[1])["etag"]
+
+
+async def test_lane__same_body_to_another_host__its_own_stream_url(
+    pair: Pair, seeded: Seeded
+) -> None:
+    key = bearer(seeded.server_key)
+    await pair.both(key, json=CONTEXT)  # the key known to both
+    here, here_reference, _ = await pair.both(key, json=CONTEXT)
+
+    there, there_reference, answered = await pair.both(
+        {**key, "Host": "other.example"}, json=CONTEXT
+    )
+    back, _, _ = await pair.both(key, json=CONTEXT)
+
+    assert there == there_reference
+    assert answered == 1
+    [stream] = orjson.loads(there[2])["eventStreams"]
+    assert stream["url"].startswith("http://other.example/")
+    assert here == here_reference
+    assert orjson.loads(here[2])["eventStreams"][0]["url"].startswith(f"http://{HOST}/")
+    assert back == here
 
 
 @pytest.mark.parametrize(
