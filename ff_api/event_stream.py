@@ -33,14 +33,14 @@ straight to the socket: the hub hands each batch to the stream's subscriber, who
 to the connection's transport in the same turn: no task wakes, no ASGI send (at 10,000
 streams those took ~20 µs of the ~36 µs a stream spent on each event; bench/README.md).
 That needs the server's connection, which ASGI does not expose: ``App`` keeps the
-server's own ``send`` in the scope, and when it is bound to uvicorn's h11 request cycle
-(the versions pinned) whose body is chunked, the stream writes through that cycle's
-transport. The cycle's own flow control decides when not to: when the client is
-not reading (uvicorn paused writing), the connection is closing, or the batch ends the
-stream, the writer declines and the batch is queued for the stream's task, which sends
-it through ASGI (``ff_api.hub``: in order). Any other server or HTTP parser (uvicorn's
-httptools, if installed), or an HTTP/1.0 client, gets every event through ASGI;
-tests/api/test_event_stream.py covers both ways.
+server's own ``send`` in the scope, and when it is bound to one of uvicorn's HTTP/1.1
+request cycles (httptools', which ``ff api`` serves with, or h11's; the versions pinned)
+whose body is chunked, the stream writes through that cycle's transport. The cycle's own
+flow control decides when not to: when the client is not reading (uvicorn paused
+writing), the connection is closing, or the batch ends the stream, the writer declines
+and the batch is queued for the stream's task, which sends it through ASGI
+(``ff_api.hub``: in order). Any other server, or an HTTP/1.0 client on h11, gets every
+event through ASGI; tests/api/test_event_stream.py covers both ways on both cycles.
 """
 
 from __future__ import annotations
@@ -262,25 +262,33 @@ _SENT: list[tuple[bytes, bytes]] = []
 _NO_EVENTS: Any = ()
 
 
+_H11 = "uvicorn.protocols.http.h11_impl"
+_HTTPTOOLS = "uvicorn.protocols.http.httptools_impl"
+
+
 def _chunked_cycle(server_send: Any) -> Any:
     """uvicorn's request cycle behind ``server_send`` when it is sending a chunked body
     (the start line is out), else None: its transport may then take the body's chunks.
 
-    Reads uvicorn's internals (the version pinned): a uvicorn whose cycle lacks what the
-    writer reads gets the ASGI way, never a broken stream (and the tests that expect the
-    direct way fail: tests/api/test_event_stream.py, test_metrics.py)."""
+    Reads uvicorn's internals (the version pinned), for its two HTTP/1.1 cycles: httptools'
+    (what ``ff api`` serves with) and h11's. A uvicorn whose cycle lacks what the writer
+    reads gets the ASGI way, never a broken stream (and the tests that expect the direct
+    way fail: tests/api/test_event_stream.py, test_metrics.py)."""
     cycle: Any = getattr(server_send, "__self__", None)
-    # h11's, which ff installs (uvicorn's httptools cycle, if a deployment adds httptools,
-    # is not tested here: its streams take the ASGI way).
-    if type(cycle).__module__ != "uvicorn.protocols.http.h11_impl":
+    module = type(cycle).__module__
+    if module != _HTTPTOOLS and module != _H11:
         return None
     try:
-        conn = cycle.conn
         _ = cycle.flow.write_paused, cycle.transport.is_closing  # what the writer reads
-        ready = (
+        if module == _HTTPTOOLS:
+            # It frames every body without a Content-Length in chunks (HTTP/1.0 too).
+            chunked = cycle.chunked_encoding is True
+        else:
             # h11 frames a body with no length in chunks for an HTTP/1.1 client only.
-            conn.our_state is h11.SEND_BODY
-            and conn.their_http_version == b"1.1"
+            conn = cycle.conn
+            chunked = conn.our_state is h11.SEND_BODY and conn.their_http_version == b"1.1"
+        ready = (
+            chunked
             and cycle.response_started
             and not cycle.response_complete
             and not cycle.disconnected

@@ -5,8 +5,9 @@ How it ends is driven with plain ASGI callables instead of a server, to reach th
 of events a server makes rare (a cancellation from outside while the hub also stops the
 stream); so is the ASGI way of live events (any server but uvicorn). The direct way
 (the hub writes to uvicorn's connection) runs under a real uvicorn on a loopback port,
-read by raw sockets and parsed by h11 as a client, so that the chunk framing is checked
-too. The same response in the whole API: tests/api/test_sdk_sync.py,
+on each of its two HTTP/1.1 implementations (httptools, which ``ff api`` serves with, and
+h11), read by raw sockets and parsed by h11 as a client, so that the chunk framing is
+checked too. The same response in the whole API: tests/api/test_sdk_sync.py,
 test_browser_stream.py, tests/reliability/test_sse_frozen.py, tests/ops/test_sse_shutdown.py.
 """
 
@@ -179,17 +180,29 @@ async def test_live__not_under_uvicorn__events_go_through_asgi_send() -> None:
     await asyncio.wait_for(task, 5)
 
 
-class Served:
-    """A stream route on uvicorn (h11, as ``ff api`` runs) in this event loop."""
+# uvicorn's two HTTP/1.1 cycles the direct writer knows: httptools' (``ff api``'s) and h11's.
+PARSERS = ["httptools", "h11"]
 
-    def __init__(self, events: Callable[[Stream, Hub], Any], ping_s: float | None = None):
+
+class Served:
+    """A stream route on uvicorn (``http``: its HTTP/1.1 implementation) in this event
+    loop."""
+
+    def __init__(
+        self,
+        events: Callable[[Stream, Hub], Any],
+        ping_s: float | None = None,
+        http: str = "httptools",
+    ):
         self.hub = Hub(queue_size=1_000, ping_s=ping_s)
 
         async def stream(request: Request) -> Response:
             return event_stream(lambda s: events(s, self.hub))
 
         app = App(routes=[Route("/stream", StreamRoute(stream), methods=["GET"])])
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="error")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=0, lifespan="off", log_level="error", http=http
+        )
         self.server = uvicorn.Server(config)
         self.port = 0
 
@@ -253,8 +266,9 @@ async def read_stream(served: Served, receive_buffer: int | None = None) -> Read
     return reader
 
 
-async def test_live__under_uvicorn__the_hub_writes_each_batch_as_a_chunk() -> None:
-    async with Served(numbered()) as served:
+@pytest.mark.parametrize("http", PARSERS)
+async def test_live__under_uvicorn__the_hub_writes_each_batch_as_a_chunk(http: str) -> None:
+    async with Served(numbered(), http=http) as served:
         reader = await read_stream(served)
 
         for n in range(1, 6):
@@ -265,8 +279,9 @@ async def test_live__under_uvicorn__the_hub_writes_each_batch_as_a_chunk() -> No
         assert (served.hub.delivered_direct, served.hub.delivered_queued) == (5, 0)
 
 
-async def test_live__client_stops_reading__batches_queue_and_all_arrive_in_order() -> None:
-    async with Served(numbered(size=32_768)) as served:
+@pytest.mark.parametrize("http", PARSERS)
+async def test_live__client_stops_reading__batches_queue_and_all_arrive_in_order(http: str) -> None:
+    async with Served(numbered(size=32_768), http=http) as served:
         reader = await read_stream(served, receive_buffer=4096)
         assert reader.transport is not None
         reader.transport.pause_reading()  # the API's socket buffer, then uvicorn's, fill
@@ -291,8 +306,9 @@ async def test_live__client_stops_reading__batches_queue_and_all_arrive_in_order
         assert served.hub.count() == 1  # slow, not dropped (its queue was never full)
 
 
-async def test_live__a_render_ends_the_stream__the_response_completes() -> None:
-    async with Served(numbered(end_at=3)) as served:
+@pytest.mark.parametrize("http", PARSERS)
+async def test_live__a_render_ends_the_stream__the_response_completes(http: str) -> None:
+    async with Served(numbered(end_at=3), http=http) as served:
         reader = await read_stream(served)
 
         for n in (1, 2, 3, 4):
@@ -304,8 +320,11 @@ async def test_live__a_render_ends_the_stream__the_response_completes() -> None:
         assert served.hub.delivered_direct == 2  # 3 was declined: the task ended the stream
 
 
-async def test_live__a_render_fails__the_stream_ends_and_nothing_is_skipped_silently() -> None:
-    async with Served(numbered(fail_at=3)) as served:
+@pytest.mark.parametrize("http", PARSERS)
+async def test_live__a_render_fails__the_stream_ends_and_nothing_is_skipped_silently(
+    http: str,
+) -> None:
+    async with Served(numbered(fail_at=3), http=http) as served:
         reader = await read_stream(served)
 
         for n in (1, 2, 3, 4):
@@ -319,8 +338,9 @@ async def test_live__a_render_fails__the_stream_ends_and_nothing_is_skipped_sile
         assert served.hub.count() == 0
 
 
-async def test_live__pings_go_straight_to_the_socket() -> None:
-    async with Served(numbered(), ping_s=0.05) as served:
+@pytest.mark.parametrize("http", PARSERS)
+async def test_live__pings_go_straight_to_the_socket(http: str) -> None:
+    async with Served(numbered(), ping_s=0.05, http=http) as served:
         reader = await read_stream(served)
 
         await eventually(lambda: reader.pings >= 2)  # two pings
@@ -328,8 +348,8 @@ async def test_live__pings_go_straight_to_the_socket() -> None:
         await eventually(lambda: reader.ids == [1])  # the event
 
 
-async def test_live__http_1_0_client__no_chunks_so_events_go_through_asgi() -> None:
-    async with Served(numbered()) as served:
+async def test_live__http_1_0_client_on_h11__no_chunks_so_events_go_through_asgi() -> None:
+    async with Served(numbered(), http="h11") as served:
         loop = asyncio.get_running_loop()
         reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
         writer.write(b"GET /stream HTTP/1.0\r\nHost: test\r\n\r\n")
@@ -349,13 +369,34 @@ async def test_live__http_1_0_client__no_chunks_so_events_go_through_asgi() -> N
         writer.close()
 
 
+async def test_live__http_1_0_client_on_httptools__chunked_by_uvicorn_so_by_the_hub_too() -> None:
+    # uvicorn's httptools cycle frames a body without a length in chunks whatever the
+    # client's version: the hub's chunks then follow the same framing.
+    async with Served(numbered(), http="httptools") as served:
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        writer.write(b"GET /stream HTTP/1.0\r\nHost: test\r\n\r\n")
+        received = b""
+        while b"hello" not in received:
+            received += await asyncio.wait_for(reader.read(65_536), 5)
+        await eventually(lambda: served.hub.count() == 1)  # subscribed
+
+        await publish(served.hub, 1)
+        while b"id: 1" not in received:
+            received += await asyncio.wait_for(reader.read(65_536), 5)
+
+        assert b"transfer-encoding: chunked" in received.lower()
+        assert received.endswith(b"11\r\nid: 1\r\ndata: \r\n\r\n\r\n")  # one chunk
+        assert (served.hub.delivered_direct, served.hub.delivered_queued) == (1, 0)
+        writer.close()
+
+
 def test_live__a_uvicorn_cycle_without_what_the_writer_reads__takes_the_asgi_way() -> None:
     # Another uvicorn version's cycle (same module, other attributes): no direct writes,
     # and no error either (the stream then sends through ASGI).
-    cycle = type("RequestResponseCycle", (), {"__module__": "uvicorn.protocols.http.h11_impl"})
-
     async def send(self: Any, message: Message) -> None: ...
 
-    cycle.send = send  # type: ignore[attr-defined]
-    assert _chunked_cycle(cycle().send) is None  # type: ignore[attr-defined]
+    for parser in ("h11_impl", "httptools_impl"):
+        module = f"uvicorn.protocols.http.{parser}"
+        cycle = type("RequestResponseCycle", (), {"__module__": module, "send": send})
+        assert _chunked_cycle(cycle().send) is None  # type: ignore[attr-defined]
     assert _chunked_cycle(Client().send) is None  # not uvicorn's at all

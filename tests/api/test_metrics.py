@@ -110,7 +110,7 @@ async def test_metrics__open_sse_stream__subscriber_gauge_up_then_down(
 async def test_metrics__sse_change__delivered_straight_to_the_connection(
     http: httpx.AsyncClient, seeded: Seeded
 ) -> None:
-    # The API as it runs (uvicorn, h11): the hub writes a change to the stream's socket.
+    # The API as it runs (uvicorn, httptools): the hub writes a change to the stream's socket.
     async with open_stream(http, "/api/v1/sdk/stream", bearer(seeded.server_key)) as stream:
         await stream.next()
         before = await scrape(http)
