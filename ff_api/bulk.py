@@ -32,6 +32,9 @@ from ff_core.models import ApiKey, KeyKind
 # OFREP clients accept only OpenFeature's reasons; ours that it lacks map onto the nearest.
 OFREP_REASON = {Reason.PREREQUISITE_FAILED: "DEFAULT"}
 DEFAULT_LIMIT = 4_096
+# Request bodies kept for ``recall`` (OFREP bodies are a few hundred bytes): no longer, so
+# that a full table holds at most 16 MB of them; longer ones are parsed every time.
+REMEMBERED_BODY_BYTES = 4_096
 
 
 def ofrep_success(result: Resolution) -> dict[str, Any]:
@@ -150,6 +153,8 @@ class BulkAnswers:
         is the environment's."""
         table = self._tables.get((key.project, env.environment, key.kind is KeyKind.SERVER))
         if table is None or table.env is not env or not bulk.kept:
+            return
+        if len(body) > REMEMBERED_BODY_BYTES:
             return
         if len(table.bodies) >= self._limit:
             table.bodies.clear()

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from ff_api.bulk import BulkAnswer, BulkAnswers
+from ff_api.bulk import REMEMBERED_BODY_BYTES, BulkAnswer, BulkAnswers
 from ff_api.usage import MAX_ANSWERS, UsageRecorder
 from ff_core.demo import representative_config, representative_flag
 from ff_core.evaluation import CompiledEnvironment, evaluate
@@ -190,6 +190,18 @@ def test_recall__answer_not_kept__not_remembered() -> None:
 
     assert not launch.kept
     assert bulk.recall(key(), env, BODY) is None
+
+
+def test_recall__body_over_the_bound__not_remembered() -> None:
+    bulk, env = BulkAnswers(), environment()
+    us = asked(bulk, env, US_PRO)
+    padded = BODY[:-1] + b"," + b'"x":"' + b"y" * REMEMBERED_BODY_BYTES + b'"}'
+
+    bulk.remember(key(), env, padded, us)
+    bulk.remember(key(), env, BODY, us)
+
+    assert bulk.recall(key(), env, padded) is None
+    assert bulk.recall(key(), env, BODY) is us
 
 
 def test_recall__answers_emptied_at_the_limit__bodies_too() -> None:
