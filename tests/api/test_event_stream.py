@@ -348,20 +348,24 @@ async def test_live__pings_go_straight_to_the_socket(http: str) -> None:
         await eventually(lambda: reader.ids == [1])  # the event
 
 
+async def read_as_http_1_0(served: Served) -> tuple[bytes, asyncio.StreamWriter]:
+    """What an HTTP/1.0 client of the stream reads until event 1, published once it
+    subscribed; and its connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(b"GET /stream HTTP/1.0\r\nHost: test\r\n\r\n")
+    received = b""
+    while b"hello" not in received:
+        received += await asyncio.wait_for(reader.read(65_536), 5)
+    await eventually(lambda: served.hub.count() == 1)  # subscribed
+    await publish(served.hub, 1)
+    while b"id: 1" not in received:
+        received += await asyncio.wait_for(reader.read(65_536), 5)
+    return received, writer
+
+
 async def test_live__http_1_0_client_on_h11__no_chunks_so_events_go_through_asgi() -> None:
     async with Served(numbered(), http="h11") as served:
-        loop = asyncio.get_running_loop()
-        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
-        writer.write(b"GET /stream HTTP/1.0\r\nHost: test\r\n\r\n")
-        received = b""
-        while b"hello" not in received:
-            received += await asyncio.wait_for(reader.read(65_536), 5)
-        await eventually(lambda: served.hub.count() == 1)  # subscribed
-
-        await publish(served.hub, 1)
-        deadline = loop.time() + 5
-        while b"id: 1" not in received and loop.time() < deadline:
-            received += await asyncio.wait_for(reader.read(65_536), 5)
+        received, writer = await read_as_http_1_0(served)
 
         assert b"transfer-encoding" not in received.lower()  # the body is not chunked
         assert received.endswith(b"id: 1\r\ndata: \r\n\r\n")
@@ -373,16 +377,7 @@ async def test_live__http_1_0_client_on_httptools__chunked_by_uvicorn_so_by_the_
     # uvicorn's httptools cycle frames a body without a length in chunks whatever the
     # client's version: the hub's chunks then follow the same framing.
     async with Served(numbered(), http="httptools") as served:
-        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
-        writer.write(b"GET /stream HTTP/1.0\r\nHost: test\r\n\r\n")
-        received = b""
-        while b"hello" not in received:
-            received += await asyncio.wait_for(reader.read(65_536), 5)
-        await eventually(lambda: served.hub.count() == 1)  # subscribed
-
-        await publish(served.hub, 1)
-        while b"id: 1" not in received:
-            received += await asyncio.wait_for(reader.read(65_536), 5)
+        received, writer = await read_as_http_1_0(served)
 
         assert b"transfer-encoding: chunked" in received.lower()
         assert received.endswith(b"11\r\nid: 1\r\ndata: \r\n\r\n\r\n")  # one chunk
