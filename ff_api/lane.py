@@ -116,7 +116,9 @@ class OfrepLane:
         env = snapshot.environment(key.environment)
         # A bulk request whose body was answered before under this environment: no parsing.
         known = state.bulk.recall(key, env, body) if flag is None else None
-        if known is None:
+        if known is not None:
+            ctx = known.ctx
+        else:
             try:
                 ctx = ofrep_context(parse_json(body), state)
             except Exception:  # bad JSON, a bad context, one too large: the route answers it
